@@ -1,0 +1,415 @@
+//! Typed configuration: one TOML file (optional) overlaid with `HANKO_<SECTION>__<KEY>`
+//! environment variables. Unknown keys are errors that name the key and where it came from.
+//! Owns: reading settings. Must not touch: anything else; no other module reads files or
+//! environment variables for settings.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment overrides: `HANKO_SERVER__LISTEN=127.0.0.1:8443`.
+pub const ENV_PREFIX: &str = "HANKO_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("config file {file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{origin}: key `{key}`: {message}")]
+    Key {
+        origin: String,
+        key: String,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub validation: ValidationConfig,
+    pub acme: AcmeConfig,
+    pub ca: CaConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the ACME HTTPS listener binds.
+    pub listen: SocketAddr,
+    /// Base URL clients reach us at; every JWS `url` is checked against it (RFC 8555 6.4).
+    /// Default: `https://<listen>`.
+    pub base_url: Option<String>,
+    /// PEM chain and key for the ACME listener; default: a development certificate for
+    /// localhost/127.0.0.1 issued from the development hierarchy.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client gets to send a request before the connection is dropped.
+    pub request_timeout_seconds: u64,
+    /// Largest accepted request body (JWS), in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds allowed for in-flight requests and validations to finish on SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 14000)),
+            base_url: None,
+            tls_cert: None,
+            tls_key: None,
+            request_timeout_seconds: 30,
+            max_body_bytes: 64 * 1024,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://…` or `postgres://…`; default: SQLite at `<data_dir>/hanko.db`.
+    pub url: Option<String>,
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: None,
+            data_dir: PathBuf::from("./data"),
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationConfig {
+    /// Port http-01 connects to (RFC 8555 8.3 says 80; tests move it).
+    pub http01_port: u16,
+    /// Port tls-alpn-01 connects to (RFC 8737 3 says 443; tests move it).
+    pub tlsalpn01_port: u16,
+    /// Resolvers as `ip:port`; empty means the system resolver configuration.
+    pub dns_resolvers: Vec<SocketAddr>,
+    /// Per-attempt timeout for one validation, in seconds (DESIGN invariant 6).
+    pub timeout_seconds: u64,
+    /// Largest http-01 response body read, in bytes.
+    pub http01_max_body_bytes: usize,
+    /// Most redirects followed by http-01 (BR 3.2.2.4.19).
+    pub http01_max_redirects: usize,
+    /// Allow connecting to loopback/private/reserved addresses. Off for a public CA
+    /// (DESIGN invariant 6); test rigs turn it on.
+    pub allow_private_addresses: bool,
+    /// Validations run at once; more wait in the queue.
+    pub concurrency: usize,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            http01_port: 80,
+            tlsalpn01_port: 443,
+            dns_resolvers: Vec::new(),
+            timeout_seconds: 10,
+            http01_max_body_bytes: 8192,
+            http01_max_redirects: 10,
+            allow_private_addresses: false,
+            concurrency: 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeConfig {
+    /// Terms of service URL shown in the directory (CP 9.6.3); newAccount requires agreement.
+    pub terms_of_service: String,
+    /// Version label of the terms recorded with each agreement.
+    pub terms_version: String,
+    pub website: Option<String>,
+    pub caa_identities: Vec<String>,
+    /// Seconds a nonce stays usable.
+    pub nonce_lifetime_seconds: u64,
+    /// Lifetime of a pending order and its pending authorizations, in seconds.
+    pub order_lifetime_seconds: u64,
+    /// Lifetime of a valid authorization (reuse period), in days; capped by the dated BR
+    /// table (REQUIREMENTS "domain validation reuse").
+    pub authz_reuse_days: u32,
+    /// Retry-After sent on processing resources, in seconds.
+    pub retry_after_seconds: u64,
+    /// Most identifiers in one order.
+    pub max_identifiers: usize,
+    /// Allowed contact URL schemes (RFC 8555 7.3): only mailto is supported.
+    pub max_contacts: usize,
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        AcmeConfig {
+            terms_of_service: "https://hanko.invalid/terms/v1".to_string(),
+            terms_version: "v1".to_string(),
+            website: None,
+            caa_identities: vec!["hanko.invalid".to_string()],
+            nonce_lifetime_seconds: 3600,
+            order_lifetime_seconds: 7 * 86400,
+            authz_reuse_days: 30,
+            retry_after_seconds: 2,
+            max_identifiers: 100,
+            max_contacts: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// Create a development root + intermediate with software keys on first start.
+    pub dev_hierarchy: bool,
+    /// Profiles by name; the default config has one DV profile.
+    pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Profile used when an order names none.
+    pub default_profile: String,
+    /// CP OID asserted in certificatePolicies (CP 1.2).
+    pub policy_oid: String,
+    /// CPS URI qualifier in certificatePolicies (CP 7.1.6.4).
+    pub cps_uri: String,
+    /// Base URL of the CRL distribution points and OCSP/caIssuers (AIA).
+    pub crl_base_url: String,
+    pub ocsp_url: String,
+    pub ca_issuers_url: String,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        let mut profiles = BTreeMap::new();
+        profiles.insert("dv".to_string(), ProfileConfig::default());
+        CaConfig {
+            dev_hierarchy: true,
+            profiles,
+            default_profile: "dv".to_string(),
+            policy_oid: "1.2.392.200091.100.751.1".to_string(),
+            cps_uri: "https://hanko.invalid/repository/cps".to_string(),
+            crl_base_url: "http://127.0.0.1:14080/crl".to_string(),
+            ocsp_url: "http://127.0.0.1:14080/ocsp".to_string(),
+            ca_issuers_url: "http://127.0.0.1:14080/ca/intermediate.der".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileConfig {
+    /// Validity in days; capped by the dated BR maximum (200 days from 2026-03-15).
+    pub validity_days: u32,
+    /// Seconds notBefore is backdated, to tolerate client clock skew (CP 7.1: ≤ 48 h).
+    pub backdate_seconds: u64,
+    /// Also assert clientAuth in EKU.
+    pub client_auth: bool,
+    pub description: String,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        ProfileConfig {
+            validity_days: 90,
+            backdate_seconds: 3600,
+            client_auth: false,
+            description: "Domain-validated TLS server certificate".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// tracing-subscriber filter, e.g. `info,hanko=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Load from an optional file, then apply `HANKO_*` overrides from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As `load`, with the environment given explicitly (tests pass their own).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (mut table, file_name) = match file {
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    file: name.clone(),
+                    source,
+                })?;
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    ConfigError::Syntax {
+                        file: name.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+                (table, Some(name))
+            }
+            None => (toml::Table::new(), None),
+        };
+        let mut from_env = BTreeMap::new();
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let parsed = parse_env_value(&value);
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section_table) = entry else {
+                return Err(ConfigError::Env {
+                    var,
+                    message: format!("`{section}` is not a section"),
+                });
+            };
+            section_table.insert(key.clone(), parsed);
+            from_env.insert(format!("{section}.{key}"), var);
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let origin = from_env
+                    .iter()
+                    .find(|(k, _)| key == **k || key.starts_with(&format!("{k}.")))
+                    .map(|(_, var)| format!("environment variable {var}"))
+                    .or_else(|| file_name.as_ref().map(|f| format!("config file {f}")))
+                    .unwrap_or_else(|| "defaults".to_string());
+                let message = e.into_inner().to_string();
+                // serde names an unknown field in the message; put it in the key path too.
+                let key = match unknown_field(&message) {
+                    Some(field) if key == "." || key.is_empty() => field,
+                    Some(field) => format!("{key}.{field}"),
+                    None => key,
+                };
+                ConfigError::Key {
+                    origin,
+                    key,
+                    message,
+                }
+            })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Cross-field rules that serde cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Key {
+            origin: "configuration".to_string(),
+            key: key.to_string(),
+            message,
+        };
+        if !self.ca.profiles.contains_key(&self.ca.default_profile) {
+            return Err(bad(
+                "ca.default_profile",
+                format!("no profile named {:?}", self.ca.default_profile),
+            ));
+        }
+        for (name, profile) in &self.ca.profiles {
+            if profile.backdate_seconds > 48 * 3600 {
+                return Err(bad(
+                    &format!("ca.profiles.{name}.backdate_seconds"),
+                    "notBefore may be backdated at most 48 hours (CP 7.1)".to_string(),
+                ));
+            }
+            if profile.validity_days == 0 {
+                return Err(bad(
+                    &format!("ca.profiles.{name}.validity_days"),
+                    "must be at least 1".to_string(),
+                ));
+            }
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(bad(
+                "server.tls_cert",
+                "server.tls_cert and server.tls_key go together".to_string(),
+            ));
+        }
+        if let Some(url) = &self.server.base_url {
+            if url.ends_with('/') || !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(bad(
+                    "server.base_url",
+                    "must be an http(s) URL without a trailing slash".to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL prefix every ACME resource URL starts with.
+    pub fn base_url(&self) -> String {
+        self.server
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{}", self.server.listen))
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory (WAL mode is set by
+    /// `storage`).
+    pub fn database_url(&self) -> String {
+        self.storage.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.storage.data_dir.join("hanko.db").display()
+            )
+        })
+    }
+}
+
+/// An environment value is TOML when it parses as one (numbers, booleans, `["a", "b"]`
+/// arrays), otherwise a plain string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Domain types and the RFC 8555 7.1.6 state machines: identifiers, accounts, orders,
+//! authorizations, challenges, serials, revocation reasons.
+//! Owns: the vocabulary every other module speaks. Must not touch: I/O, axum, sea-orm.
+
+mod serial;
+mod status;
+
+pub use serial::Serial;
+pub use status::{
+    AccountStatus, AuthzStatus, ChallengeStatus, ChallengeType, OrderStatus, StatusError,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// An ACME identifier (RFC 8555 7.1.4). Only `dns` is accepted by policy; the type is kept
+/// as a string so that `ip` (RFC 8738) can be parsed and then rejected with a clear error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl Identifier {
+    pub fn dns(value: impl Into<String>) -> Self {
+        Identifier {
+            kind: "dns".to_string(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Why a validation failed, in the vocabulary of RFC 8555 6.7 (rendered to a problem document
+/// only by `acme::problem`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureKind {
+    Dns,
+    Connection,
+    IncorrectResponse,
+    Unauthorized,
+    Tls,
+    Caa,
+    RejectedIdentifier,
+    ServerInternal,
+}
+
+/// A failed validation: the kind and a human-readable detail safe to show the subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct ValidationFailure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+impl ValidationFailure {
+    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
+        ValidationFailure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Revocation reasons a CA may use (CP 7.2.2). `certificateHold` (6) is absent by design:
+/// the CP forbids suspension (4.9.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationReason {
+    Unspecified,
+    KeyCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    PrivilegeWithdrawn,
+}
+
+impl RevocationReason {
+    /// RFC 5280 5.3.1 CRLReason code.
+    pub fn code(self) -> u8 {
+        match self {
+            RevocationReason::Unspecified => 0,
+            RevocationReason::KeyCompromise => 1,
+            RevocationReason::AffiliationChanged => 3,
+            RevocationReason::Superseded => 4,
+            RevocationReason::CessationOfOperation => 5,
+            RevocationReason::PrivilegeWithdrawn => 9,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => RevocationReason::Unspecified,
+            1 => RevocationReason::KeyCompromise,
+            3 => RevocationReason::AffiliationChanged,
+            4 => RevocationReason::Superseded,
+            5 => RevocationReason::CessationOfOperation,
+            9 => RevocationReason::PrivilegeWithdrawn,
+            _ => return None,
+        })
+    }
+
+    /// Reasons a subscriber may choose through ACME (CP 4.9.1.1, 7.2.2); privilegeWithdrawn
+    /// is reserved to the CA.
+    pub fn subscriber_may_choose(self) -> bool {
+        !matches!(self, RevocationReason::PrivilegeWithdrawn)
+    }
+}

@@ -1,0 +1,13 @@
+//! Hanko: an ACME (RFC 8555) certificate authority. See ARCHITECTURE.md for the module map.
+pub mod acme;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod issuance;
+pub mod metrics;
+pub mod policy;
+pub mod ra;
+pub mod server;
+pub mod storage;
+pub mod validation;

@@ -1,0 +1,65 @@
+//! Domain-control validation: http-01 (BR 3.2.2.4.19), dns-01 (BR 3.2.2.4.7), tls-alpn-01
+//! (RFC 8737, BR 3.2.2.4.20), run through a `Perspective` so multi-perspective corroboration
+//! (BR 3.2.2.9) can be added without touching the validators.
+//! Owns: outbound validation traffic and the evidence it yields. Must not touch: storage,
+//! orders or authorizations (it returns evidence; `ra` records it).
+
+use crate::config::ValidationConfig;
+use crate::core::{ChallengeType, Identifier, ValidationFailure};
+use std::sync::Arc;
+
+/// What a perspective is asked to check.
+#[derive(Debug, Clone)]
+pub struct ValidationRequest {
+    pub challenge_type: ChallengeType,
+    pub identifier: Identifier,
+    /// The challenge token (RFC 8555 8.1), base64url, ≥ 128 bits.
+    pub token: String,
+    /// `token || '.' || base64url(JWK_Thumbprint(accountKey))` (RFC 8555 8.1).
+    pub key_authorization: String,
+}
+
+/// The result of one attempt with what was queried and seen (CPS 5.5 archive).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: Result<(), ValidationFailure>,
+    /// JSON object: perspective id, method, hostname, resolved addresses, address used, URLs
+    /// and redirects followed, records seen, timings.
+    pub evidence: serde_json::Value,
+}
+
+/// One vantage point that can validate. The local perspective runs in this process; remote
+/// ones (later) are reached over mutual TLS.
+#[async_trait::async_trait]
+pub trait Perspective: Send + Sync {
+    fn id(&self) -> &str;
+    async fn validate(&self, request: &ValidationRequest) -> Outcome;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("DNS resolver setup: {0}")]
+    Resolver(String),
+    #[error("HTTP client setup: {0}")]
+    Http(String),
+}
+
+/// Entry point used by `ra`: today the primary perspective decides alone.
+pub struct Validator {
+    primary: Arc<dyn Perspective>,
+}
+
+impl Validator {
+    pub fn new(config: &ValidationConfig) -> Result<Validator, SetupError> {
+        let _ = config;
+        Err(SetupError::Resolver("not implemented yet".to_string()))
+    }
+
+    pub fn with_perspective(primary: Arc<dyn Perspective>) -> Validator {
+        Validator { primary }
+    }
+
+    pub async fn validate(&self, request: &ValidationRequest) -> Outcome {
+        self.primary.validate(request).await
+    }
+}
