@@ -274,12 +274,12 @@ impl Config {
                     file: name.clone(),
                     source,
                 })?;
-                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                    ConfigError::Syntax {
-                        file: name.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
+                let table: toml::Table =
+                    text.parse()
+                        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                            file: name.clone(),
+                            message: e.to_string(),
+                        })?;
                 (table, Some(name))
             }
             None => (toml::Table::new(), None),
@@ -306,8 +306,8 @@ impl Config {
             section_table.insert(key.clone(), parsed);
             from_env.insert(format!("{section}.{key}"), var);
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let key = e.path().to_string();
                 let origin = from_env
                     .iter()
@@ -366,8 +366,7 @@ impl Config {
             ));
         }
         if let Some(url) = &self.server.base_url {
-            if url.ends_with('/') || !(url.starts_with("https://") || url.starts_with("http://"))
-            {
+            if url.ends_with('/') || !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(bad(
                     "server.base_url",
                     "must be an http(s) URL without a trailing slash".to_string(),
@@ -401,7 +400,9 @@ impl Config {
 /// arrays), otherwise a plain string.
 fn parse_env_value(raw: &str) -> toml::Value {
     match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }

@@ -58,7 +58,10 @@ fn environment_overrides_file_and_lists_use_array_syntax() {
     )
     .expect("loads");
     assert_eq!(c.validation.http01_port, 5002);
-    assert_eq!(c.validation.dns_resolvers, vec!["127.0.0.1:8053".parse().unwrap()]);
+    assert_eq!(
+        c.validation.dns_resolvers,
+        vec!["127.0.0.1:8053".parse().unwrap()]
+    );
     assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
 }
 

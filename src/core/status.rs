@@ -141,12 +141,22 @@ mod tests {
 
     #[test]
     fn authz_and_challenge_machines() {
-        assert!(AuthzStatus::Valid.transition(AuthzStatus::Deactivated).is_ok());
+        assert!(AuthzStatus::Valid
+            .transition(AuthzStatus::Deactivated)
+            .is_ok());
         assert!(AuthzStatus::Invalid.transition(AuthzStatus::Valid).is_err());
-        assert!(AuthzStatus::Deactivated.transition(AuthzStatus::Valid).is_err());
-        assert!(ChallengeStatus::Valid.transition(ChallengeStatus::Processing).is_err());
-        assert!(ChallengeStatus::Pending.transition(ChallengeStatus::Valid).is_err());
-        assert!(AccountStatus::Deactivated.transition(AccountStatus::Valid).is_err());
+        assert!(AuthzStatus::Deactivated
+            .transition(AuthzStatus::Valid)
+            .is_err());
+        assert!(ChallengeStatus::Valid
+            .transition(ChallengeStatus::Processing)
+            .is_err());
+        assert!(ChallengeStatus::Pending
+            .transition(ChallengeStatus::Valid)
+            .is_err());
+        assert!(AccountStatus::Deactivated
+            .transition(AccountStatus::Valid)
+            .is_err());
     }
 
     #[test]
