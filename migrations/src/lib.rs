@@ -1,1 +1,18 @@
+//! Schema migrations for Hanko, one file per change (sea-orm-migration). Run on every start
+//! by `hanko serve` and by `hanko migrate`.
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial;
+
+/// Hash that precedes the first audit event.
+pub use m20261121_000001_initial::GENESIS;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial::Migration)]
+    }
+}

@@ -1,1 +1,136 @@
-//! ra
+//! The registration authority: the ACME workflow (RFC 8555 7): accounts, orders,
+//! authorizations, challenges, finalize and revocation. Owns every state transition and
+//! writes each with its audit event in one transaction (DESIGN invariant 4).
+//! Owns: workflow. Must not touch: HTTP (acme), SQL (storage queries only), crypto details
+//! (issuance), network validation (validation).
+
+mod accounts;
+mod authz;
+mod orders;
+mod recovery;
+mod revoke;
+mod views;
+
+pub use accounts::{NewAccount, NewAccountOutcome};
+pub use revoke::{RevocationRequester, RevokeRequest};
+pub use views::{AccountView, AuthorizationView, ChallengeView, OrderView};
+
+use crate::audit::{self, Actor};
+use crate::config::Config;
+use crate::core::{Clock, Identifier};
+use crate::issuance::CertificateAuthority;
+use crate::metrics::Metrics;
+use crate::storage::{Storage, StorageError};
+use crate::validation::Validator;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+/// Errors in ACME vocabulary, without HTTP: `acme::problem` is the one place that maps these
+/// to problem documents (DESIGN invariant 7).
+#[derive(Debug, thiserror::Error)]
+pub enum RaError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AccountDoesNotExist(String),
+    #[error("{0}")]
+    OrderNotReady(String),
+    #[error("{0}")]
+    BadCsr(String),
+    #[error("{detail}")]
+    RejectedIdentifier {
+        detail: String,
+        /// Per-identifier reasons (RFC 8555 6.7.1 subproblems).
+        subproblems: Vec<(Identifier, String)>,
+    },
+    #[error("{0}")]
+    InvalidContact(String),
+    #[error("{0}")]
+    UnsupportedContact(String),
+    #[error("{detail}")]
+    UserActionRequired { detail: String, instance: String },
+    #[error("{0}")]
+    BadRevocationReason(String),
+    #[error("{0}")]
+    AlreadyRevoked(String),
+    #[error("{0}")]
+    InvalidProfile(String),
+    /// The new key of a keyChange already belongs to another account (RFC 8555 7.3.5).
+    #[error("{detail}")]
+    Conflict { detail: String, account_id: String },
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type RaResult<T> = Result<T, RaError>;
+
+/// The RA and the services it orchestrates.
+pub struct Ra {
+    pub(crate) storage: Storage,
+    pub(crate) config: Arc<Config>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) validator: Arc<Validator>,
+    pub(crate) ca: Arc<CertificateAuthority>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Bounds concurrent validations (config `validation.concurrency`).
+    validations: Arc<Semaphore>,
+    /// Background work (validations, issuance), awaited on graceful shutdown.
+    pub(crate) tasks: TaskTracker,
+}
+
+impl Ra {
+    pub fn new(
+        storage: Storage,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        validator: Arc<Validator>,
+        ca: Arc<CertificateAuthority>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Ra> {
+        let validations = Arc::new(Semaphore::new(config.validation.concurrency.max(1)));
+        Arc::new(Ra {
+            storage,
+            config,
+            clock,
+            validator,
+            ca,
+            metrics,
+            validations,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Wait (up to `grace`) for background validations and issuances to finish.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+            tracing::warn!(
+                pending = self.tasks.len(),
+                "background work still running at shutdown; it will be recovered on next start"
+            );
+        }
+    }
+
+    /// Append an audit event inside `txn`.
+    pub(crate) async fn audit<C: sea_orm::ConnectionTrait>(
+        &self,
+        txn: &C,
+        actor: &Actor,
+        event: &str,
+        details: serde_json::Value,
+    ) -> RaResult<()> {
+        audit::append(txn, self.clock.now(), actor, event, details).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! Queries used by `ra` and `audit`. Each takes any connection or transaction, so callers
+//! choose what commits together.
+
+use super::entities::{
+    account, authorization, certificate, challenge, order, order_authorization, serial,
+    validation_attempt,
+};
+use super::StorageError;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+type R<T> = Result<T, StorageError>;
+
+// ---- accounts -------------------------------------------------------------------------------
+
+pub async fn insert_account<C: ConnectionTrait>(c: &C, m: account::Model) -> R<()> {
+    account::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn account<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<account::Model>> {
+    Ok(account::Entity::find_by_id(id).one(c).await?)
+}
+
+pub async fn account_by_thumbprint<C: ConnectionTrait>(
+    c: &C,
+    thumbprint: &str,
+) -> R<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::KeyThumbprint.eq(thumbprint))
+        .one(c)
+        .await?)
+}
+
+pub async fn update_account<C: ConnectionTrait>(c: &C, m: account::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+// ---- orders ---------------------------------------------------------------------------------
+
+pub async fn insert_order<C: ConnectionTrait>(c: &C, m: order::Model, authz_ids: &[String]) -> R<()> {
+    let order_id = m.id.clone();
+    order::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    let links = authz_ids.iter().map(|a| order_authorization::ActiveModel {
+        order_id: Set(order_id.clone()),
+        authz_id: Set(a.clone()),
+    });
+    order_authorization::Entity::insert_many(links)
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn order<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<order::Model>> {
+    Ok(order::Entity::find_by_id(id).one(c).await?)
+}
+
+pub async fn update_order<C: ConnectionTrait>(c: &C, m: order::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+/// One page of an account's order ids, newest first.
+pub async fn order_ids_for_account<C: ConnectionTrait>(
+    c: &C,
+    account_id: &str,
+    offset: u64,
+    limit: u64,
+) -> R<Vec<String>> {
+    Ok(order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .filter(order::Column::AccountId.eq(account_id))
+        .order_by_desc(order::Column::CreatedAt)
+        .order_by_asc(order::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .into_tuple::<String>()
+        .all(c)
+        .await?)
+}
+
+pub async fn orders_with_status<C: ConnectionTrait>(c: &C, status: &str) -> R<Vec<order::Model>> {
+    Ok(order::Entity::find()
+        .filter(order::Column::Status.eq(status))
+        .all(c)
+        .await?)
+}
+
+/// (status, count) over all orders, for metrics.
+pub async fn order_counts<C: ConnectionTrait>(c: &C) -> R<Vec<(String, i64)>> {
+    Ok(order::Entity::find()
+        .select_only()
+        .column(order::Column::Status)
+        .column_as(Expr::col(order::Column::Id).count(), "n")
+        .group_by(order::Column::Status)
+        .into_tuple::<(String, i64)>()
+        .all(c)
+        .await?)
+}
+
+pub async fn order_ids_for_authz<C: ConnectionTrait>(c: &C, authz_id: &str) -> R<Vec<String>> {
+    Ok(order_authorization::Entity::find()
+        .filter(order_authorization::Column::AuthzId.eq(authz_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|l| l.order_id)
+        .collect())
+}
+
+// ---- authorizations and challenges ------------------------------------------------------------
+
+pub async fn insert_authorization<C: ConnectionTrait>(
+    c: &C,
+    authz: authorization::Model,
+    challenges: Vec<challenge::Model>,
+) -> R<()> {
+    authorization::Entity::insert(authz.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    challenge::Entity::insert_many(challenges.into_iter().map(|m| m.into_active_model()))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn authorization<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<authorization::Model>> {
+    Ok(authorization::Entity::find_by_id(id).one(c).await?)
+}
+
+pub async fn authorizations_for_order<C: ConnectionTrait>(
+    c: &C,
+    order_id: &str,
+) -> R<Vec<authorization::Model>> {
+    let ids: Vec<String> = order_authorization::Entity::find()
+        .filter(order_authorization::Column::OrderId.eq(order_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|l| l.authz_id)
+        .collect();
+    let mut authzs = authorization::Entity::find()
+        .filter(authorization::Column::Id.is_in(ids))
+        .all(c)
+        .await?;
+    authzs.sort_by(|a, b| a.identifier.cmp(&b.identifier));
+    Ok(authzs)
+}
+
+/// A valid, unexpired authorization of this account for this name, for reuse (BR 4.2.1).
+pub async fn reusable_authorization<C: ConnectionTrait>(
+    c: &C,
+    account_id: &str,
+    identifier: &str,
+    now: DateTime<Utc>,
+) -> R<Option<authorization::Model>> {
+    Ok(authorization::Entity::find()
+        .filter(authorization::Column::AccountId.eq(account_id))
+        .filter(authorization::Column::Identifier.eq(identifier))
+        .filter(authorization::Column::Status.eq("valid"))
+        .filter(authorization::Column::Expires.gt(now))
+        .order_by_desc(authorization::Column::Expires)
+        .one(c)
+        .await?)
+}
+
+/// Valid, unexpired authorizations of an account (for revocation by another account that
+/// controls every name, RFC 8555 7.6).
+pub async fn valid_authorized_names<C: ConnectionTrait>(
+    c: &C,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> R<Vec<String>> {
+    Ok(authorization::Entity::find()
+        .select_only()
+        .column(authorization::Column::Identifier)
+        .filter(authorization::Column::AccountId.eq(account_id))
+        .filter(authorization::Column::Status.eq("valid"))
+        .filter(authorization::Column::Expires.gt(now))
+        .into_tuple::<String>()
+        .all(c)
+        .await?)
+}
+
+pub async fn update_authorization<C: ConnectionTrait>(c: &C, m: authorization::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+pub async fn challenges_for_authz<C: ConnectionTrait>(
+    c: &C,
+    authz_id: &str,
+) -> R<Vec<challenge::Model>> {
+    Ok(challenge::Entity::find()
+        .filter(challenge::Column::AuthzId.eq(authz_id))
+        .order_by_asc(challenge::Column::Kind)
+        .all(c)
+        .await?)
+}
+
+pub async fn challenge<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<challenge::Model>> {
+    Ok(challenge::Entity::find_by_id(id).one(c).await?)
+}
+
+pub async fn update_challenge<C: ConnectionTrait>(c: &C, m: challenge::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+pub async fn challenges_with_status<C: ConnectionTrait>(
+    c: &C,
+    status: &str,
+) -> R<Vec<challenge::Model>> {
+    Ok(challenge::Entity::find()
+        .filter(challenge::Column::Status.eq(status))
+        .all(c)
+        .await?)
+}
+
+pub async fn insert_validation_attempt<C: ConnectionTrait>(
+    c: &C,
+    m: validation_attempt::ActiveModel,
+) -> R<()> {
+    validation_attempt::Entity::insert(m)
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn validation_attempts<C: ConnectionTrait>(
+    c: &C,
+    challenge_id: &str,
+) -> R<Vec<validation_attempt::Model>> {
+    Ok(validation_attempt::Entity::find()
+        .filter(validation_attempt::Column::ChallengeId.eq(challenge_id))
+        .order_by_asc(validation_attempt::Column::Id)
+        .all(c)
+        .await?)
+}
+
+// ---- serials and certificates -----------------------------------------------------------------
+
+pub async fn insert_serial<C: ConnectionTrait>(c: &C, m: serial::Model) -> R<()> {
+    serial::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn serial<C: ConnectionTrait>(c: &C, serial_hex: &str) -> R<Option<serial::Model>> {
+    Ok(serial::Entity::find_by_id(serial_hex).one(c).await?)
+}
+
+pub async fn set_serial_status<C: ConnectionTrait>(c: &C, serial_hex: &str, status: &str) -> R<()> {
+    serial::Entity::update_many()
+        .col_expr(serial::Column::Status, Expr::value(status))
+        .filter(serial::Column::Serial.eq(serial_hex))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_certificate<C: ConnectionTrait>(c: &C, m: certificate::Model) -> R<()> {
+    certificate::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn certificate<C: ConnectionTrait>(c: &C, serial_hex: &str) -> R<Option<certificate::Model>> {
+    Ok(certificate::Entity::find_by_id(serial_hex).one(c).await?)
+}
+
+pub async fn update_certificate<C: ConnectionTrait>(c: &C, m: certificate::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+pub async fn serials_for_order<C: ConnectionTrait>(c: &C, order_id: &str) -> R<Vec<serial::Model>> {
+    Ok(serial::Entity::find()
+        .filter(serial::Column::OrderId.eq(order_id))
+        .all(c)
+        .await?)
+}
