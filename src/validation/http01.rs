@@ -166,9 +166,21 @@ fn redirect_target(
     let location = response
         .headers()
         .get(LOCATION)
-        .ok_or_else(|| failure(FailureKind::IncorrectResponse, from, "redirect without Location"))?
+        .ok_or_else(|| {
+            failure(
+                FailureKind::IncorrectResponse,
+                from,
+                "redirect without Location",
+            )
+        })?
         .to_str()
-        .map_err(|_| failure(FailureKind::IncorrectResponse, from, "Location is not ASCII"))?;
+        .map_err(|_| {
+            failure(
+                FailureKind::IncorrectResponse,
+                from,
+                "Location is not ASCII",
+            )
+        })?;
     let next = from.join(location).map_err(|e| {
         failure(
             FailureKind::IncorrectResponse,

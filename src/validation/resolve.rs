@@ -116,7 +116,11 @@ impl Dns {
         Ok(lookup
             .iter()
             .map(|txt| {
-                let bytes: Vec<u8> = txt.txt_data().iter().flat_map(|s| s.iter().copied()).collect();
+                let bytes: Vec<u8> = txt
+                    .txt_data()
+                    .iter()
+                    .flat_map(|s| s.iter().copied())
+                    .collect();
                 String::from_utf8_lossy(&bytes).into_owned()
             })
             .collect())
@@ -233,16 +237,32 @@ const V6_RESERVED: &[([u16; 8], u32, &str)] = &[
     ([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback, RFC 4291"),
     ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96, "IPv4-mapped, RFC 4291"),
     ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, "NAT64, RFC 6052"),
-    ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use NAT64, RFC 8215"),
+    (
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+        "local-use NAT64, RFC 8215",
+    ),
     ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only, RFC 6666"),
-    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignments, RFC 2928"),
-    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation, RFC 3849"),
+    (
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        "IETF protocol assignments, RFC 2928",
+    ),
+    (
+        [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+        32,
+        "documentation, RFC 3849",
+    ),
     ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4, RFC 3056"),
     ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation, RFC 9637"),
     ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "SRv6 SIDs, RFC 9602"),
     ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local, RFC 4193"),
     ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local, RFC 4291"),
-    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "site-local (deprecated), RFC 3879"),
+    (
+        [0xfec0, 0, 0, 0, 0, 0, 0, 0],
+        10,
+        "site-local (deprecated), RFC 3879",
+    ),
     ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "multicast, RFC 4291"),
 ];
 
@@ -274,9 +294,25 @@ mod tests {
     #[test]
     fn reserved_ranges_are_refused() {
         for ip in [
-            "0.0.0.0", "10.1.2.3", "100.64.0.1", "127.0.0.1", "169.254.1.1", "172.31.255.255",
-            "192.0.2.1", "192.168.1.1", "198.19.0.1", "224.0.0.1", "255.255.255.255", "::",
-            "::1", "::ffff:8.8.8.8", "fc00::1", "fd12::1", "fe80::1", "ff02::1", "2001:db8::1",
+            "0.0.0.0",
+            "10.1.2.3",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "172.31.255.255",
+            "192.0.2.1",
+            "192.168.1.1",
+            "198.19.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:8.8.8.8",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
         ] {
             assert!(reason(ip).is_some(), "{ip} should be refused");
         }
@@ -285,7 +321,11 @@ mod tests {
     #[test]
     fn public_addresses_pass() {
         for ip in [
-            "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
             "2a00:1450::1",
         ] {
             assert_eq!(reason(ip), None, "{ip} should pass");

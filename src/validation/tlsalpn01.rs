@@ -51,7 +51,10 @@ pub(crate) async fn validate(
     let stream = connector.connect(server_name, tcp).await.map_err(|e| {
         ValidationFailure::new(
             FailureKind::Tls,
-            format!("TLS handshake with {used} for {host} failed: {}", error_chain(&e)),
+            format!(
+                "TLS handshake with {used} for {host} failed: {}",
+                error_chain(&e)
+            ),
         )
     })?;
     let (_, session) = stream.get_ref();
@@ -72,7 +75,12 @@ pub(crate) async fn validate(
         .ok_or_else(|| {
             ValidationFailure::new(FailureKind::Tls, format!("{used} presented no certificate"))
         })?;
-    check_certificate(certificate.as_ref(), host, &request.key_authorization, facts)
+    check_certificate(
+        certificate.as_ref(),
+        host,
+        &request.key_authorization,
+        facts,
+    )
 }
 
 /// The first address that accepts a TCP connection, each tried for at most `each`.
