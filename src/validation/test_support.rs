@@ -14,9 +14,10 @@ use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// Aborts the server task on drop so no test leaks a listener.
 pub(crate) struct Server {
@@ -147,6 +148,18 @@ impl Reply {
 /// Starts an HTTP/1.1 server answering each path from `routes` (404 otherwise), one request
 /// per connection.
 pub(crate) async fn http_server(routes: HashMap<String, Reply>) -> Server {
+    serve_web(routes, None).await
+}
+
+/// As `http_server`, and on the same port HTTPS with a self-signed certificate for `name`:
+/// a connection whose first byte is a TLS handshake record (0x16) gets TLS. This lets a test
+/// redirect from http to https without a second, unauthorised port.
+pub(crate) async fn http_and_https_server(routes: HashMap<String, Reply>, name: &str) -> Server {
+    let (cert, key) = challenge_certificate(name, None);
+    serve_web(routes, Some(tls_acceptor(cert, key, &[b"http/1.1"]))).await
+}
+
+async fn serve_web(routes: HashMap<String, Reply>, tls: Option<TlsAcceptor>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind HTTP");
     let addr = listener.local_addr().expect("HTTP addr");
     let routes = Arc::new(routes);
@@ -155,13 +168,29 @@ pub(crate) async fn http_server(routes: HashMap<String, Reply>) -> Server {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            tokio::spawn(serve_http(stream, routes.clone()));
+            let (routes, tls) = (routes.clone(), tls.clone());
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+                match tls {
+                    Some(acceptor) if is_tls => {
+                        if let Ok(tls_stream) = acceptor.accept(stream).await {
+                            serve_http(tls_stream, routes, addr.port()).await;
+                        }
+                    }
+                    _ => serve_http(stream, routes, addr.port()).await,
+                }
+            });
         }
     });
     Server { addr, task }
 }
 
-async fn serve_http(mut stream: TcpStream, routes: Arc<HashMap<String, Reply>>) {
+/// Answers one request; `{port}` in a header value becomes the server's own port.
+async fn serve_http<S>(mut stream: S, routes: Arc<HashMap<String, Reply>>, port: u16)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16384 {
@@ -180,6 +209,7 @@ async fn serve_http(mut stream: TcpStream, routes: Arc<HashMap<String, Reply>>) 
     });
     let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
     for (name, value) in &reply.headers {
+        let value = value.replace("{port}", &port.to_string());
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     if reply.content_length {
@@ -226,21 +256,7 @@ pub(crate) async fn tls_server(
     key: PrivateKeyDer<'static>,
     alpn: &[&[u8]],
 ) -> Server {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    // `with_single_cert` would parse the certificate with webpki, which rejects the critical
-    // acmeIdentifier extension; serve it as-is instead, as a real challenge responder does.
-    let signing_key = provider
-        .key_provider
-        .load_private_key(key)
-        .expect("signing key");
-    let certified = Arc::new(CertifiedKey::new(vec![cert], signing_key));
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(FixedCert(certified)));
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tls_acceptor(cert, key, alpn);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind TLS");
     let addr = listener.local_addr().expect("TLS addr");
     let task = tokio::spawn(async move {
@@ -255,6 +271,42 @@ pub(crate) async fn tls_server(
                     let _ = tls.read(&mut buf).await;
                 }
             });
+        }
+    });
+    Server { addr, task }
+}
+
+/// A TLS acceptor presenting `cert` whatever the SNI, offering `alpn` (empty: ALPN ignored).
+fn tls_acceptor(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
+) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // `with_single_cert` would parse the certificate with webpki, which rejects the critical
+    // acmeIdentifier extension; serve it as-is instead, as a real challenge responder does.
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .expect("signing key");
+    let certified = Arc::new(CertifiedKey::new(vec![cert], signing_key));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(FixedCert(certified)));
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// Starts a TCP server that accepts connections and never answers (for timeouts).
+pub(crate) async fn silent_server() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind silent");
+    let addr = listener.local_addr().expect("silent addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
         }
     });
     Server { addr, task }

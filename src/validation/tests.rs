@@ -4,7 +4,8 @@
 //! responder, so the code paths are the production ones.
 
 use super::test_support::{
-    challenge_certificate, dns_server, http_server, tls_server, Reply, Zone,
+    challenge_certificate, dns_server, http_and_https_server, http_server, silent_server,
+    tls_server, Reply, Zone,
 };
 use super::{Outcome, ValidationRequest, Validator};
 use crate::config::ValidationConfig;
@@ -207,6 +208,45 @@ async fn http01_redirect_loop_stops_at_limit() {
 }
 
 #[tokio::test]
+async fn http01_follows_redirect_to_https_without_checking_certificate() {
+    // BR 3.2.2.4.19 allows https hops; like Let's Encrypt we keep TLS on but accept a
+    // self-signed certificate. The test server speaks TLS on the same port ("{port}").
+    let dns = dns_server(zone()).await;
+    let location = format!("https://{HOST}:{{port}}/secure");
+    let web = http_and_https_server(
+        routes(vec![
+            (challenge_path(), Reply::redirect(301, &location)),
+            ("/secure".to_string(), Reply::ok(key_authorization())),
+        ]),
+        HOST,
+    )
+    .await;
+    let port = web.addr.port();
+    let outcome = run(dns.addr, ChallengeType::Http01, |c| c.http01_port = port).await;
+    assert_valid(&outcome);
+    let hops = outcome.evidence["http_requests"].as_array().expect("hops");
+    assert_eq!(hops.len(), 2);
+    assert_eq!(
+        hops[1]["url"],
+        format!("https://{HOST}:{port}/secure").as_str()
+    );
+    assert_eq!(hops[1]["status"], 200);
+}
+
+#[tokio::test]
+async fn http01_silent_server_times_out_as_connection() {
+    let dns = dns_server(zone()).await;
+    let silent = silent_server().await;
+    let port = silent.addr.port();
+    let outcome = run(dns.addr, ChallengeType::Http01, |c| {
+        c.http01_port = port;
+        c.timeout_seconds = 1;
+    })
+    .await;
+    assert_fails(&outcome, FailureKind::Connection, "timed out");
+}
+
+#[tokio::test]
 async fn http01_oversized_body_is_refused() {
     let big = vec![b'a'; ValidationConfig::default().http01_max_body_bytes + 1];
     let outcome = http01(routes(vec![(challenge_path(), Reply::ok(big))])).await;
@@ -401,4 +441,11 @@ async fn non_dns_identifier_is_rejected() {
     };
     let outcome = validator.validate(&req).await;
     assert_fails(&outcome, FailureKind::RejectedIdentifier, "identifier type");
+}
+
+#[test]
+fn validator_builds_outside_a_runtime() {
+    // `ra` may build the validator before its runtime starts; nothing here may need one.
+    let cfg = config(SocketAddr::from((LOCALHOST, 53)));
+    assert!(Validator::new(&cfg).is_ok());
 }
