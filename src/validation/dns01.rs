@@ -54,10 +54,10 @@ pub(crate) async fn validate(
     if values.iter().any(|v| v == &expected) {
         return Ok(());
     }
-    let seen = match values.len() {
-        0 => "no TXT values".to_string(),
-        1 => format!("\"{}\"", excerpt(&values[0])),
-        n => format!("{n} TXT values, none matching"),
+    let seen = match values.as_slice() {
+        [] => "no TXT values".to_string(),
+        [only] => format!("\"{}\"", excerpt(only)),
+        many => format!("{} TXT values, none matching", many.len()),
     };
     Err(ValidationFailure::new(
         FailureKind::Unauthorized,

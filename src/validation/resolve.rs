@@ -9,7 +9,9 @@ use crate::config::ValidationConfig;
 use crate::core::{FailureKind, ValidationFailure};
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::proto::{ProtoError, ProtoErrorKind};
 use hickory_resolver::{Name, ResolveError, TokioResolver};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -146,13 +148,19 @@ pub(crate) fn fqdn(host: &str) -> Result<Name, ValidationFailure> {
     })
 }
 
-/// True when a resolver error only says the name or the record type does not exist.
+/// True when a resolver error only says the name or the record type does not exist
+/// (NXDOMAIN, or NOERROR with no answer). hickory reports SERVFAIL, REFUSED and the like as
+/// "no records found" too; those are DNS failures, not absence, so they are excluded.
 pub(crate) fn is_negative(error: &ResolveError) -> bool {
-    error.is_nx_domain() || error.is_no_records_found()
+    let code = match error.proto().map(ProtoError::kind) {
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => *response_code,
+        _ => return false,
+    };
+    matches!(code, ResponseCode::NXDomain | ResponseCode::NoError)
 }
 
 fn no_addresses(host: &str, errors: &[(&str, ResolveError)]) -> ValidationFailure {
-    if errors.iter().all(|(_, e)| e.is_nx_domain()) && !errors.is_empty() {
+    if !errors.is_empty() && errors.iter().all(|(_, e)| e.is_nx_domain()) {
         return ValidationFailure::new(
             FailureKind::Dns,
             format!("DNS problem: NXDOMAIN looking up A/AAAA for {host}"),

@@ -36,6 +36,8 @@ impl Drop for Server {
 pub(crate) struct Zone {
     pub a: HashMap<String, Vec<Ipv4Addr>>,
     pub txt: HashMap<String, Vec<String>>,
+    /// Names answered with SERVFAIL.
+    pub servfail: Vec<String>,
 }
 
 impl Zone {
@@ -49,6 +51,11 @@ impl Zone {
             .entry(name.to_string())
             .or_default()
             .push(value.to_string());
+        self
+    }
+
+    pub fn with_servfail(mut self, name: &str) -> Zone {
+        self.servfail.push(name.to_string());
         self
     }
 
@@ -93,6 +100,10 @@ fn dns_answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
         .trim_end_matches('.')
         .to_lowercase();
     reply.add_query(question.clone());
+    if zone.servfail.contains(&name) {
+        reply.set_response_code(ResponseCode::ServFail);
+        return reply.to_bytes().ok();
+    }
     if !zone.knows(&name) {
         reply.set_response_code(ResponseCode::NXDomain);
         return reply.to_bytes().ok();

@@ -350,6 +350,21 @@ async fn dns01_missing_record_is_unauthorized() {
     assert_fails(&outcome, FailureKind::Unauthorized, "no TXT record found");
 }
 
+#[tokio::test]
+async fn dns01_servfail_is_dns_failure() {
+    let name = format!("_acme-challenge.{HOST}");
+    let dns = dns_server(zone().with_servfail(&name)).await;
+    let outcome = run(dns.addr, ChallengeType::Dns01, |_| {}).await;
+    assert_fails(&outcome, FailureKind::Dns, "DNS problem");
+}
+
+#[tokio::test]
+async fn http01_servfail_is_dns_failure() {
+    let dns = dns_server(Zone::default().with_servfail(HOST)).await;
+    let outcome = run(dns.addr, ChallengeType::Http01, |_| {}).await;
+    assert_fails(&outcome, FailureKind::Dns, "DNS problem looking up");
+}
+
 // ---- tls-alpn-01 ---------------------------------------------------------------------------
 
 async fn tlsalpn01(digest: Option<&[u8]>, san: &str, alpn: &[&[u8]]) -> Outcome {
