@@ -97,16 +97,14 @@ async fn fetch(
         _ => return Err(failure(FailureKind::Unauthorized, url, "no host name")),
     };
     let resolved = context.dns.addresses(&host).await?;
-    let record = |hop: &mut HttpHop| {
-        hop.addresses_resolved = resolved.all.iter().map(IpAddr::to_string).collect();
-        hop.addresses_refused = resolved.refused.clone();
-    };
-    if let Some(hop) = evidence.http_requests.last_mut() {
-        record(hop);
-    }
+    let seen: Vec<String> = resolved.all.iter().map(IpAddr::to_string).collect();
     if first_hop {
-        evidence.addresses_resolved = resolved.all.iter().map(IpAddr::to_string).collect();
+        evidence.addresses_resolved = seen.clone();
         evidence.addresses_refused = resolved.refused.clone();
+    }
+    if let Some(hop) = evidence.http_requests.last_mut() {
+        hop.addresses_resolved = seen;
+        hop.addresses_refused = resolved.refused.clone();
     }
     let client = build_client(context, &host, resolved.usable(&host)?)?;
     let response = client
