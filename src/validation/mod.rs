@@ -3,6 +3,27 @@
 //! (BR 3.2.2.9) can be added without touching the validators.
 //! Owns: outbound validation traffic and the evidence it yields. Must not touch: storage,
 //! orders or authorizations (it returns evidence; `ra` records it).
+//!
+//! Files: `perspective.rs` (the local vantage point and the dispatch), `resolve.rs` (DNS and
+//! the address policy of DESIGN invariant 6), `http01.rs`, `dns01.rs`, `tlsalpn01.rs` (one
+//! method each), `tls.rs` (the certificate-agnostic TLS client both http-01 and tls-alpn-01
+//! use), `evidence.rs` (what an attempt records for the CPS 5.5 archive).
+
+mod dns01;
+mod evidence;
+mod http01;
+mod perspective;
+mod resolve;
+mod tls;
+mod tlsalpn01;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+
+pub use perspective::{Clock, LocalPerspective, LOCAL_PERSPECTIVE_ID};
+pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
 
 use crate::config::ValidationConfig;
 use crate::core::{ChallengeType, Identifier, ValidationFailure};
@@ -50,9 +71,11 @@ pub struct Validator {
 }
 
 impl Validator {
+    /// Builds the local perspective (id `"local"`) as the primary one: its own DNS resolver
+    /// from `config.dns_resolvers` and its TLS client settings.
     pub fn new(config: &ValidationConfig) -> Result<Validator, SetupError> {
-        let _ = config;
-        Err(SetupError::Resolver("not implemented yet".to_string()))
+        let local = LocalPerspective::new(config)?;
+        Ok(Validator::with_perspective(Arc::new(local)))
     }
 
     pub fn with_perspective(primary: Arc<dyn Perspective>) -> Validator {

@@ -1,0 +1,324 @@
+//! Test servers for the validation tests, all on 127.0.0.1 with ephemeral ports: a tiny
+//! authoritative UDP DNS responder (A and TXT from a map, RFC 1035 4.1) so tests resolve
+//! real-looking names like `www.hanko-test.com`, a minimal HTTP/1.1 server for http-01
+//! (RFC 8555 8.3) and a TLS server presenting a chosen certificate for tls-alpn-01 (RFC 8737).
+//! Each server task is aborted when its handle drops.
+
+use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_resolver::proto::rr::rdata::{A, TXT};
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
+use hickory_resolver::proto::serialize::binary::BinEncodable;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// Aborts the server task on drop so no test leaks a listener.
+pub(crate) struct Server {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Records served by the DNS responder; names are lower case without the trailing dot.
+#[derive(Default, Clone)]
+pub(crate) struct Zone {
+    pub a: HashMap<String, Vec<Ipv4Addr>>,
+    pub txt: HashMap<String, Vec<String>>,
+    /// Names answered with SERVFAIL.
+    pub servfail: Vec<String>,
+}
+
+impl Zone {
+    pub fn with_a(mut self, name: &str, ip: Ipv4Addr) -> Zone {
+        self.a.entry(name.to_string()).or_default().push(ip);
+        self
+    }
+
+    pub fn with_txt(mut self, name: &str, value: &str) -> Zone {
+        self.txt
+            .entry(name.to_string())
+            .or_default()
+            .push(value.to_string());
+        self
+    }
+
+    pub fn with_servfail(mut self, name: &str) -> Zone {
+        self.servfail.push(name.to_string());
+        self
+    }
+
+    fn knows(&self, name: &str) -> bool {
+        self.a.contains_key(name) || self.txt.contains_key(name)
+    }
+}
+
+/// Starts the DNS responder: A and TXT from `zone`, an empty NOERROR for other types of a
+/// known name, NXDOMAIN for unknown names.
+pub(crate) async fn dns_server(zone: Zone) -> Server {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind DNS");
+    let addr = socket.local_addr().expect("DNS addr");
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                continue;
+            };
+            if let Some(reply) = dns_answer(&zone, &buf[..n]) {
+                let _ = socket.send_to(&reply, peer).await;
+            }
+        }
+    });
+    Server { addr, task }
+}
+
+fn dns_answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
+    let query = Message::from_vec(packet).ok()?;
+    let mut reply = Message::new();
+    reply
+        .set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(OpCode::Query)
+        .set_authoritative(true)
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true);
+    let question = query.queries().first()?.clone();
+    let name = question
+        .name()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_lowercase();
+    reply.add_query(question.clone());
+    if zone.servfail.contains(&name) {
+        reply.set_response_code(ResponseCode::ServFail);
+        return reply.to_bytes().ok();
+    }
+    if !zone.knows(&name) {
+        reply.set_response_code(ResponseCode::NXDomain);
+        return reply.to_bytes().ok();
+    }
+    match question.query_type() {
+        RecordType::A => {
+            for ip in zone.a.get(&name).into_iter().flatten() {
+                let rdata = RData::A(A(*ip));
+                reply.add_answer(Record::from_rdata(question.name().clone(), 60, rdata));
+            }
+        }
+        RecordType::TXT => {
+            for value in zone.txt.get(&name).into_iter().flatten() {
+                let rdata = RData::TXT(TXT::new(vec![value.clone()]));
+                reply.add_answer(Record::from_rdata(question.name().clone(), 60, rdata));
+            }
+        }
+        _ => {}
+    }
+    reply.to_bytes().ok()
+}
+
+/// One canned HTTP response.
+#[derive(Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Send `Content-Length`; without it the body runs until the connection closes.
+    pub content_length: bool,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            content_length: true,
+        }
+    }
+
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Location".to_string(), location.to_string())],
+            body: Vec::new(),
+            content_length: true,
+        }
+    }
+}
+
+/// Starts an HTTP/1.1 server answering each path from `routes` (404 otherwise), one request
+/// per connection.
+pub(crate) async fn http_server(routes: HashMap<String, Reply>) -> Server {
+    serve_web(routes, None).await
+}
+
+/// As `http_server`, and on the same port HTTPS with a self-signed certificate for `name`:
+/// a connection whose first byte is a TLS handshake record (0x16) gets TLS. This lets a test
+/// redirect from http to https without a second, unauthorised port.
+pub(crate) async fn http_and_https_server(routes: HashMap<String, Reply>, name: &str) -> Server {
+    let (cert, key) = challenge_certificate(name, None);
+    serve_web(routes, Some(tls_acceptor(cert, key, &[b"http/1.1"]))).await
+}
+
+async fn serve_web(routes: HashMap<String, Reply>, tls: Option<TlsAcceptor>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind HTTP");
+    let addr = listener.local_addr().expect("HTTP addr");
+    let routes = Arc::new(routes);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (routes, tls) = (routes.clone(), tls.clone());
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                let is_tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+                match tls {
+                    Some(acceptor) if is_tls => {
+                        if let Ok(tls_stream) = acceptor.accept(stream).await {
+                            serve_http(tls_stream, routes, addr.port()).await;
+                        }
+                    }
+                    _ => serve_http(stream, routes, addr.port()).await,
+                }
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+/// Answers one request; `{port}` in a header value becomes the server's own port.
+async fn serve_http<S>(mut stream: S, routes: Arc<HashMap<String, Reply>>, port: u16)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16384 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&request);
+    let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let reply = routes.get(&path).cloned().unwrap_or(Reply {
+        status: 404,
+        headers: Vec::new(),
+        body: b"not found".to_vec(),
+        content_length: true,
+    });
+    let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        let value = value.replace("{port}", &port.to_string());
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if reply.content_length {
+        head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(&reply.body).await;
+    let _ = stream.shutdown().await;
+}
+
+/// A self-signed certificate for `name`, with the acmeIdentifier extension holding `digest`
+/// when given (RFC 8737 3).
+pub(crate) fn challenge_certificate(
+    name: &str,
+    digest: Option<&[u8]>,
+) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).expect("params");
+    if let Some(digest) = digest {
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::new_acme_identifier(digest));
+    }
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (cert.der().clone(), der)
+}
+
+/// Presents one certificate whatever the SNI.
+#[derive(Debug)]
+struct FixedCert(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for FixedCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Starts a TLS server presenting `cert` and offering the `alpn` protocols (none: the server
+/// ignores ALPN). It completes the handshake and closes.
+pub(crate) async fn tls_server(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
+) -> Server {
+    let acceptor = tls_acceptor(cert, key, alpn);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind TLS");
+    let addr = listener.local_addr().expect("TLS addr");
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let mut buf = [0u8; 64];
+                    let _ = tls.read(&mut buf).await;
+                }
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+/// A TLS acceptor presenting `cert` whatever the SNI, offering `alpn` (empty: ALPN ignored).
+fn tls_acceptor(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    alpn: &[&[u8]],
+) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // `with_single_cert` would parse the certificate with webpki, which rejects the critical
+    // acmeIdentifier extension; serve it as-is instead, as a real challenge responder does.
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .expect("signing key");
+    let certified = Arc::new(CertifiedKey::new(vec![cert], signing_key));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(FixedCert(certified)));
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// Starts a TCP server that accepts connections and never answers (for timeouts).
+pub(crate) async fn silent_server() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind silent");
+    let addr = listener.local_addr().expect("silent addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    Server { addr, task }
+}
