@@ -1,1 +1,166 @@
-//! server
+//! `hanko serve`: wires configuration, storage, the CA, validation, the RA and the ACME
+//! router together and serves HTTPS until SIGTERM/SIGINT, then shuts down gracefully.
+//! Owns: process lifecycle. Must not touch: protocol or workflow rules.
+
+use crate::acme::{nonce::NonceService, render::Urls, router, AppState};
+use crate::config::Config;
+use crate::core::SystemClock;
+use crate::issuance::{devca, CertificateAuthority};
+use crate::metrics::Metrics;
+use crate::ra::Ra;
+use crate::storage::Storage;
+use crate::validation::Validator;
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        axum::http::HeaderValue::from_str(&crate::core::random_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+        format!("creating data directory {}", config.storage.data_dir.display())
+    })?;
+    if !config.ca.dev_hierarchy {
+        anyhow::bail!(
+            "ca.dev_hierarchy = false, but no HSM-backed issuer exists yet (issue #3): \
+             only the development hierarchy can issue"
+        );
+    }
+    let hierarchy = devca::load_or_create(&config.storage.data_dir)
+        .context("loading the development CA hierarchy")?;
+    if hierarchy.created {
+        tracing::warn!(root = %hierarchy.root_path.display(),
+            "created a DEVELOPMENT CA hierarchy with software keys: not for production");
+    }
+    let storage = Storage::connect(&config.database_url(), config.storage.max_connections)
+        .await
+        .context("connecting to the database (storage.url)")?;
+    storage.migrate().await.context("running migrations")?;
+    let metrics = Arc::new(Metrics::new());
+    let validator = Arc::new(Validator::new(&config.validation).context("validation setup")?);
+    let (listener_chain, listener_key) = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => (
+            std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,
+            std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?,
+        ),
+        _ => devca::listener_certificate(&hierarchy).context("issuing the listener certificate")?,
+    };
+    let ca = Arc::new(CertificateAuthority::new(&config.ca, hierarchy.intermediate.clone())?);
+    let ra = Ra::new(
+        storage.clone(),
+        config.clone(),
+        Arc::new(SystemClock),
+        validator,
+        ca,
+        metrics.clone(),
+    );
+    ra.recover().await.context("recovering interrupted work")?;
+    let state = Arc::new(AppState {
+        ra: ra.clone(),
+        config: config.clone(),
+        nonces: NonceService::new(Duration::from_secs(config.acme.nonce_lifetime_seconds)),
+        urls: Urls { base: config.base_url() },
+        metrics,
+    });
+    spawn_nonce_pruning(state.clone());
+    let app = router(state.clone())
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId));
+    let tls = tls_config(&listener_chain, &listener_key)?;
+    let handle = axum_server::Handle::new();
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    tokio::spawn(shutdown_on_signal(handle.clone(), grace));
+    tracing::info!(
+        directory = %format!("{}/directory", config.base_url()),
+        root = %hierarchy.root_path.display(),
+        listen = %config.server.listen,
+        database = %redact(&config.database_url()),
+        "Hanko ACME server ready"
+    );
+    axum_server::bind_rustls(config.server.listen, tls)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .with_context(|| format!("serving on {}", config.server.listen))?;
+    ra.shutdown(grace).await;
+    storage.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn tls_config(chain_pem: &str, key_pem: &str) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("listener certificate PEM")?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("listener key PEM")?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("listener certificate and key")?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server)))
+}
+
+fn spawn_nonce_pruning(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.nonces.prune();
+        }
+    });
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle, grace: Duration) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down gracefully"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down gracefully"),
+    }
+    handle.graceful_shutdown(Some(grace));
+}
+
+/// Hide a password in a database URL for logging.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -2,4 +2,12 @@
 //! and `problem.rs`, the one place that turns errors into problem documents.
 //! Owns: HTTP. Must not touch: storage directly (goes through `ra`).
 
+mod handlers;
 pub mod jws;
+pub mod keychange;
+pub mod nonce;
+pub mod problem;
+pub mod render;
+pub mod routes;
+
+pub use routes::{router, AppState};

@@ -162,7 +162,7 @@ impl Default for AcmeConfig {
             terms_version: "v1".to_string(),
             website: None,
             caa_identities: vec!["hanko.invalid".to_string()],
-            nonce_lifetime_seconds: 3600,
+            nonce_lifetime_seconds: 600,
             order_lifetime_seconds: 7 * 86400,
             authz_reuse_days: 30,
             retry_after_seconds: 2,
