@@ -6,12 +6,25 @@
 pub mod csr;
 pub mod devca;
 pub mod signer;
+mod tbs;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+mod verify;
 
-use crate::config::CaConfig;
+use crate::config::{CaConfig, ProfileConfig};
 use crate::core::Serial;
 use chrono::{DateTime, Utc};
+use der::asn1::ObjectIdentifier;
+use der::Decode;
 use signer::Signer;
+use spki::SubjectPublicKeyInfoOwned;
 use std::sync::Arc;
+use tbs::{IssuerInfo, LeafSpec, San, TbsFields};
+
+/// CP 7.1 (Table 7.1-1): notBefore at most 48 hours before signing.
+const MAX_BACKDATE_SECONDS: u64 = 48 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssuanceError {
@@ -67,13 +80,35 @@ pub struct IssuedCertificate {
 pub struct CertificateAuthority {
     config: CaConfig,
     issuer: Issuer,
+    issuer_info: IssuerInfo,
+    policy_oid: ObjectIdentifier,
 }
 
 impl CertificateAuthority {
+    /// Check the configuration and the issuer once, so `prepare` cannot fail on them later:
+    /// the CA certificate parses and has an SKI, its key is the signer's, the CP OID parses.
     pub fn new(config: &CaConfig, issuer: Issuer) -> Result<CertificateAuthority, IssuanceError> {
+        let issuer_info = IssuerInfo::from_certificate_der(&issuer.certificate_der)?;
+        if issuer_info.spki_der != issuer.signer.public_key_der() {
+            return Err(IssuanceError::Issuer(
+                "the signer's key is not the issuing CA certificate's key".to_string(),
+            ));
+        }
+        let policy_oid = ObjectIdentifier::new(&config.policy_oid).map_err(|e| {
+            IssuanceError::Issuer(format!("ca.policy_oid {:?}: {e}", config.policy_oid))
+        })?;
+        for (name, profile) in &config.profiles {
+            if profile.backdate_seconds > MAX_BACKDATE_SECONDS {
+                return Err(IssuanceError::Issuer(format!(
+                    "profile {name:?}: backdate_seconds above 48 hours (CP 7.1)"
+                )));
+            }
+        }
         Ok(CertificateAuthority {
             config: config.clone(),
             issuer,
+            issuer_info,
+            policy_oid,
         })
     }
 
@@ -84,18 +119,87 @@ impl CertificateAuthority {
         request: &IssuanceRequest,
         now: DateTime<Utc>,
     ) -> Result<PreparedCertificate, IssuanceError> {
-        let _ = (request, now, &self.config);
-        Err(IssuanceError::Encoding("not implemented yet".to_string()))
+        let profile = self.profile(&request.profile)?;
+        if request.names.is_empty() {
+            return Err(IssuanceError::Encoding("no names to certify".to_string()));
+        }
+        let spki = SubjectPublicKeyInfoOwned::from_der(&request.public_key_der)
+            .map_err(|e| IssuanceError::Encoding(format!("public key: {e}")))?;
+        // BR 6.3.2 via the dated table: the profile may ask for less, never for more.
+        let days = profile
+            .validity_days
+            .min(crate::policy::dated::max_subscriber_validity_days(now));
+        let (not_before, not_after) = tbs::validity_window(
+            now,
+            profile.backdate_seconds,
+            days,
+            self.issuer_info.not_after,
+        )?;
+        let sans: Vec<San> = request.names.iter().cloned().map(San::Dns).collect();
+        let spec = self.leaf_spec(profile, sans);
+        let subject = tbs::leaf_subject(&spec.sans)?;
+        let extensions = tbs::leaf_extensions(
+            &self.issuer_info.key_identifier,
+            &spki,
+            &spec,
+            subject.0.is_empty(),
+        )?;
+        let tbs_der = tbs::encode_tbs(TbsFields {
+            serial: &request.serial,
+            algorithm: self.issuer.signer.algorithm(),
+            issuer: self.issuer_info.subject.clone(),
+            not_before,
+            not_after,
+            subject,
+            spki,
+            extensions,
+        })?;
+        Ok(PreparedCertificate {
+            serial: request.serial.clone(),
+            tbs_der,
+            not_before,
+            not_after,
+        })
     }
 
     /// Sign a prepared certificate. Blocking (HSM/crypto): call from `spawn_blocking`.
     pub fn issue(&self, prepared: PreparedCertificate) -> Result<IssuedCertificate, IssuanceError> {
-        let _ = prepared;
-        Err(IssuanceError::Encoding("not implemented yet".to_string()))
+        let der = tbs::sign_certificate(self.issuer.signer.as_ref(), &prepared.tbs_der)?;
+        let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
+            .map_err(|e| IssuanceError::Encoding(format!("PEM: {e}")))?;
+        Ok(IssuedCertificate {
+            serial: prepared.serial,
+            der,
+            pem,
+            not_before: prepared.not_before,
+            not_after: prepared.not_after,
+        })
     }
 
     /// PEM of the certificates that follow the leaf in a served chain (the intermediate).
     pub fn chain_pem(&self) -> &str {
         &self.issuer.certificate_pem
+    }
+
+    fn profile(&self, name: &str) -> Result<&ProfileConfig, IssuanceError> {
+        self.config
+            .profiles
+            .get(name)
+            .ok_or_else(|| IssuanceError::UnknownProfile(name.to_string()))
+    }
+
+    fn leaf_spec(&self, profile: &ProfileConfig, sans: Vec<San>) -> LeafSpec {
+        LeafSpec {
+            sans,
+            client_auth: profile.client_auth,
+            policy: Some((self.policy_oid, self.config.cps_uri.clone())),
+            // TODO(#4): the certificate's CRL shard instead of a single CRL.
+            crl_url: Some(format!(
+                "{}/0.crl",
+                self.config.crl_base_url.trim_end_matches('/')
+            )),
+            ocsp_url: Some(self.config.ocsp_url.clone()),
+            ca_issuers_url: Some(self.config.ca_issuers_url.clone()),
+        }
     }
 }
