@@ -1,0 +1,135 @@
+//! Self-tests of the harness parts that do not need hanko: BIND9 with RFC 2136 updates, the
+//! http-01 responder, command timeouts. If these fail, client-test failures mean nothing.
+
+use acme_tests::{Bind9, Cmd, Http01Responder, Zone};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn bind9_serves_zone_and_accepts_tsig_updates() {
+    let bind = Bind9::start(&[Zone::new("hanko-ci.com").hosts(["www"])])
+        .await
+        .expect("BIND9 starts");
+
+    // Static data: apex, explicit host, wildcard.
+    for name in ["hanko-ci.com", "www.hanko-ci.com", "anything.hanko-ci.com"] {
+        let a = bind.query(name, "A").await.expect("dig A");
+        assert_eq!(a, vec!["127.0.0.1".to_string()], "A record of {name}");
+    }
+    // The parent zone answers (NODATA) instead of REFUSED, for CAA tree climbing.
+    let out = Cmd::new("dig")
+        .arg("@127.0.0.1")
+        .arg("-p")
+        .arg(bind.port().to_string())
+        .args(["+time=2", "+tries=2", "com.", "CAA"])
+        .timeout(Duration::from_secs(15))
+        .run_ok()
+        .await
+        .expect("dig com CAA");
+    assert!(
+        out.stdout.contains("status: NOERROR"),
+        "com. CAA should be NOERROR/NODATA:\n{out}"
+    );
+
+    // RFC 2136 update signed with the TSIG key, then read back.
+    let name = "_acme-challenge.www.hanko-ci.com";
+    bind.nsupdate(&format!(
+        "zone hanko-ci.com\nupdate add {name} 60 TXT \"token-value-1\""
+    ))
+    .await
+    .expect("signed nsupdate is accepted");
+    let txt = bind.query(name, "TXT").await.expect("dig TXT");
+    assert_eq!(txt, vec!["\"token-value-1\"".to_string()]);
+
+    // The explicit host still resolves although `_acme-challenge.www` now exists.
+    let a = bind.query("www.hanko-ci.com", "A").await.expect("dig A");
+    assert_eq!(a, vec!["127.0.0.1".to_string()]);
+
+    // Delete again, as clients do in cleanup.
+    bind.nsupdate(&format!("zone hanko-ci.com\nupdate delete {name} TXT"))
+        .await
+        .expect("signed delete is accepted");
+    assert!(bind.query(name, "TXT").await.expect("dig TXT").is_empty());
+}
+
+#[tokio::test]
+async fn bind9_refuses_unsigned_updates() {
+    let bind = Bind9::start(&[Zone::new("hanko-ci.com")])
+        .await
+        .expect("BIND9 starts");
+    let script = bind.work_dir().join("unsigned.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "server 127.0.0.1 {}\nzone hanko-ci.com\nupdate add evil.hanko-ci.com 60 TXT \"x\"\nsend\n",
+            bind.port()
+        ),
+    )
+    .expect("write nsupdate script");
+    let out = Cmd::new("nsupdate")
+        .arg("-t")
+        .arg("10")
+        .arg(&script)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .await
+        .expect("nsupdate runs");
+    assert!(!out.success(), "unsigned update must be refused:\n{out}");
+    assert!(
+        out.combined().contains("REFUSED"),
+        "expected REFUSED:\n{out}"
+    );
+    assert!(bind
+        .query("evil.hanko-ci.com", "TXT")
+        .await
+        .expect("dig TXT")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn two_bind9_instances_run_side_by_side() {
+    let a = Bind9::start(&[Zone::new("hanko-ci.com")])
+        .await
+        .expect("first BIND9");
+    let b = Bind9::start(&[Zone::new("hanko-ci.com")])
+        .await
+        .expect("second BIND9");
+    assert_ne!(a.port(), b.port());
+    assert_ne!(a.tsig().secret, b.tsig().secret);
+}
+
+#[tokio::test]
+async fn http01_responder_serves_tokens() {
+    acme_tests::init_crypto();
+    let port = acme_tests::free_tcp_port().expect("free port");
+    let responder = Http01Responder::start(port).await.expect("responder");
+    responder.insert("tok", "tok.thumb");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("http://127.0.0.1:{port}/.well-known/acme-challenge/tok");
+    let rsp = client.get(&url).send().await.expect("GET token");
+    assert_eq!(rsp.status(), 200);
+    assert_eq!(rsp.text().await.expect("body"), "tok.thumb");
+    let missing = format!("http://127.0.0.1:{port}/.well-known/acme-challenge/nope");
+    assert_eq!(
+        client.get(&missing).send().await.expect("GET").status(),
+        404
+    );
+    assert_eq!(responder.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn cmd_timeout_kills_and_keeps_output() {
+    let started = Instant::now();
+    let out = Cmd::new("sh")
+        .args(["-c", "echo before; sleep 30"])
+        .timeout(Duration::from_secs(1))
+        .run()
+        .await
+        .expect("sh runs");
+    assert!(out.status.is_none(), "should have timed out: {out}");
+    assert!(out.stdout.contains("before"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(out.ok().is_err());
+}
