@@ -169,8 +169,15 @@ impl Cmd {
 
 /// SIGKILL a whole process group (its leader's pid is the group id, see `process_group(0)`).
 fn kill_group(pgid: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
+    signal(&format!("-KILL -- -{pgid}"));
+}
+
+/// Send a signal with the shell's `kill` builtin: std has no signal API, this crate avoids
+/// libc, and /usr/bin/kill (procps) is missing from minimal Debian images.
+fn signal(kill_args: &str) {
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill {kill_args}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -331,13 +338,7 @@ impl Daemon {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
-        // std has no signal API and this crate avoids libc; kill(1) is in every base system.
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        signal(&format!("-TERM {}", child.id()));
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Some(status) = child.try_wait()? {

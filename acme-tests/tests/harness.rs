@@ -39,6 +39,12 @@ async fn bind9_serves_zone_and_accepts_tsig_updates() {
     .expect("signed nsupdate is accepted");
     let txt = bind.query(name, "TXT").await.expect("dig TXT");
     assert_eq!(txt, vec!["\"token-value-1\"".to_string()]);
+    // Client tests look for this line to prove a dns-01 record went through RFC 2136.
+    let log = bind.log_tail(500);
+    assert!(
+        log.contains(&format!("adding an RR at '{name}' TXT")),
+        "named log format changed:\n{log}"
+    );
 
     // The explicit host still resolves although `_acme-challenge.www` now exists.
     let a = bind.query("www.hanko-ci.com", "A").await.expect("dig A");
