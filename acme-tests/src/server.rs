@@ -34,6 +34,8 @@ pub struct HankoOptions {
     /// Extra `HANKO_*` variables, applied last.
     pub env: Vec<(String, String)>,
     pub start_timeout: Duration,
+    /// Program to run instead of the located `hanko` (the harness self-test's stand-in).
+    pub binary: Option<PathBuf>,
 }
 
 impl Default for HankoOptions {
@@ -45,6 +47,7 @@ impl Default for HankoOptions {
             postgres_url: None,
             env: Vec::new(),
             start_timeout: DEFAULT_START_TIMEOUT,
+            binary: None,
         }
     }
 }
@@ -67,7 +70,10 @@ impl HankoServer {
     /// the development root it wrote.
     pub async fn start(opts: HankoOptions) -> Result<Self> {
         crate::init_crypto();
-        let bin = hanko_binary()?;
+        let bin = match &opts.binary {
+            Some(bin) => bin.clone(),
+            None => hanko_binary()?,
+        };
         let dir = tempfile::Builder::new()
             .prefix("hanko-test-")
             .tempdir()

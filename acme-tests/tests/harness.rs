@@ -1,7 +1,7 @@
 //! Self-tests of the harness parts that do not need hanko: BIND9 with RFC 2136 updates, the
 //! http-01 responder, command timeouts. If these fail, client-test failures mean nothing.
 
-use acme_tests::{Bind9, Cmd, Http01Responder, Zone};
+use acme_tests::{Bind9, Cmd, HankoOptions, HankoServer, Http01Responder, Zone};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -138,4 +138,58 @@ async fn cmd_timeout_kills_and_keeps_output() {
     assert!(out.stdout.contains("before"));
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(out.ok().is_err());
+}
+
+fn fake_hanko() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-hanko.sh")
+}
+
+#[tokio::test]
+async fn server_harness_waits_for_tls_health_and_stops() {
+    let opts = HankoOptions {
+        binary: Some(fake_hanko()),
+        dns_resolvers: vec!["127.0.0.1:5353".parse().expect("addr")],
+        ..HankoOptions::default()
+    };
+    let server = HankoServer::start(opts)
+        .await
+        .expect("stand-in server becomes ready");
+    assert!(server.root_pem_path().is_file());
+    assert!(server.directory_url().starts_with("https://127.0.0.1:"));
+    // The client verifies the server against root.pem only (no system roots).
+    let rsp = server
+        .client()
+        .get(format!("{}/health", server.base_url()))
+        .send()
+        .await
+        .expect("GET /health over verified TLS");
+    assert_eq!(rsp.status(), 200);
+    let log = std::fs::read_to_string(server.log_path()).expect("server log");
+    assert!(
+        log.contains("resolvers=[\"127.0.0.1:5353\"]"),
+        "environment reaches the server: {log}"
+    );
+    let scratch = server.scratch_dir().to_owned();
+    drop(server);
+    assert!(!scratch.exists(), "temporary directory removed on drop");
+}
+
+#[tokio::test]
+async fn server_harness_reports_early_exit_with_log() {
+    let opts = HankoOptions {
+        binary: Some(fake_hanko()),
+        env: vec![("FAKE_HANKO_FAIL".to_string(), "1".to_string())],
+        ..HankoOptions::default()
+    };
+    let started = Instant::now();
+    let err = match HankoServer::start(opts).await {
+        Ok(_) => panic!("a server that exits must not count as started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("exited during start-up"), "{err}");
+    assert!(
+        err.contains("failing on purpose"),
+        "log tail in the error: {err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "fails fast");
 }
