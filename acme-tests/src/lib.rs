@@ -36,3 +36,23 @@ pub fn init_crypto() {
     // An error means a provider is already installed, which is all we need.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// Turn a harness error into a test failure with a readable message: every cause on its own
+/// line (server and BIND log tails included), without the backtrace `expect` would print
+/// for an `anyhow::Error`, which buries the log.
+pub trait OrFail<T> {
+    fn or_fail(self, what: &str) -> T;
+}
+
+impl<T> OrFail<T> for anyhow::Result<T> {
+    #[track_caller]
+    fn or_fail(self, what: &str) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => {
+                let causes: Vec<String> = error.chain().map(|c| c.to_string()).collect();
+                panic!("{what} failed:\n{}", causes.join("\ncaused by: "))
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! with `openssl verify` against the development root.
 
 use acme_tests::pki::openssl_verify_files;
+use acme_tests::OrFail;
 use acme_tests::{openssl_verify_chain, require_tool, Cmd, Rig, RigOptions, CONTACT_EMAIL};
 use anyhow::{ensure, Context, Result};
 use std::os::unix::fs::PermissionsExt;
@@ -79,10 +80,10 @@ impl Certbot {
 async fn certbot_http01_standalone_then_revoke() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     http01_then_revoke(&rig)
         .await
-        .expect("certbot http-01 issuance and revocation");
+        .or_fail("certbot http-01 issuance and revocation");
 }
 
 async fn http01_then_revoke(rig: &Rig) -> Result<()> {
@@ -136,10 +137,10 @@ async fn http01_then_revoke(rig: &Rig) -> Result<()> {
 async fn certbot_dns01_rfc2136_with_wildcard() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     dns01_rfc2136(&rig)
         .await
-        .expect("certbot dns-01 (RFC 2136) issuance");
+        .or_fail("certbot dns-01 (RFC 2136) issuance");
 }
 
 async fn dns01_rfc2136(rig: &Rig) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Self-tests of the harness parts that do not need hanko: BIND9 with RFC 2136 updates, the
 //! http-01 responder, command timeouts. If these fail, client-test failures mean nothing.
 
+use acme_tests::OrFail;
 use acme_tests::{Bind9, Cmd, HankoOptions, HankoServer, Http01Responder, Zone};
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 async fn bind9_serves_zone_and_accepts_tsig_updates() {
     let bind = Bind9::start(&[Zone::new("hanko-ci.com").hosts(["www"])])
         .await
-        .expect("BIND9 starts");
+        .or_fail("BIND9 start");
 
     // Static data: apex, explicit host, wildcard.
     for name in ["hanko-ci.com", "www.hanko-ci.com", "anything.hanko-ci.com"] {
@@ -36,7 +37,7 @@ async fn bind9_serves_zone_and_accepts_tsig_updates() {
         "zone hanko-ci.com\nupdate add {name} 60 TXT \"token-value-1\""
     ))
     .await
-    .expect("signed nsupdate is accepted");
+    .or_fail("signed nsupdate");
     let txt = bind.query(name, "TXT").await.expect("dig TXT");
     assert_eq!(txt, vec!["\"token-value-1\"".to_string()]);
     // Client tests look for this line to prove a dns-01 record went through RFC 2136.
@@ -53,7 +54,7 @@ async fn bind9_serves_zone_and_accepts_tsig_updates() {
     // Delete again, as clients do in cleanup.
     bind.nsupdate(&format!("zone hanko-ci.com\nupdate delete {name} TXT"))
         .await
-        .expect("signed delete is accepted");
+        .or_fail("signed delete");
     assert!(bind.query(name, "TXT").await.expect("dig TXT").is_empty());
 }
 
@@ -61,7 +62,7 @@ async fn bind9_serves_zone_and_accepts_tsig_updates() {
 async fn bind9_refuses_unsigned_updates() {
     let bind = Bind9::start(&[Zone::new("hanko-ci.com")])
         .await
-        .expect("BIND9 starts");
+        .or_fail("BIND9 start");
     let script = bind.work_dir().join("unsigned.txt");
     std::fs::write(
         &script,
@@ -95,10 +96,10 @@ async fn bind9_refuses_unsigned_updates() {
 async fn two_bind9_instances_run_side_by_side() {
     let a = Bind9::start(&[Zone::new("hanko-ci.com")])
         .await
-        .expect("first BIND9");
+        .or_fail("first BIND9");
     let b = Bind9::start(&[Zone::new("hanko-ci.com")])
         .await
-        .expect("second BIND9");
+        .or_fail("second BIND9");
     assert_ne!(a.port(), b.port());
     assert_ne!(a.tsig().secret, b.tsig().secret);
 }
@@ -153,7 +154,7 @@ async fn server_harness_waits_for_tls_health_and_stops() {
     };
     let server = HankoServer::start(opts)
         .await
-        .expect("stand-in server becomes ready");
+        .or_fail("stand-in server start");
     assert!(server.root_pem_path().is_file());
     assert!(server.directory_url().starts_with("https://127.0.0.1:"));
     // The client verifies the server against root.pem only (no system roots).

@@ -4,6 +4,7 @@
 //! the test cluster is there, on PostgreSQL; the SQLite run also checks graceful shutdown.
 
 use acme_tests::postgres::{fresh_database, POSTGRES_URL_ENV};
+use acme_tests::OrFail;
 use acme_tests::{
     openssl_verify_chain, HankoOptions, Http01Responder, Rig, RigOptions, CONTACT_EMAIL,
 };
@@ -34,15 +35,15 @@ enum Solver {
 async fn instant_acme_http01_sqlite_then_graceful_shutdown() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     full_flow(&rig, Solver::Http01, &["www", "api"])
         .await
-        .expect("instant-acme http-01 flow on SQLite");
+        .or_fail("instant-acme http-01 flow on SQLite");
     // SIGTERM must end the server cleanly (exit status 0) within its grace period.
     let Rig { server, bind } = rig;
     server
         .stop(Duration::from_secs(30))
-        .expect("graceful shutdown on SIGTERM");
+        .or_fail("graceful shutdown on SIGTERM");
     drop(bind);
 }
 
@@ -50,15 +51,18 @@ async fn instant_acme_http01_sqlite_then_graceful_shutdown() {
 async fn instant_acme_dns01_nsupdate() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     full_flow(&rig, Solver::Dns01, &["dns", "mail"])
         .await
-        .expect("instant-acme dns-01 flow");
+        .or_fail("instant-acme dns-01 flow");
 }
 
 #[tokio::test]
 async fn instant_acme_http01_postgres() {
-    let Some(url) = fresh_database().await.expect("fresh PostgreSQL database") else {
+    let Some(url) = fresh_database()
+        .await
+        .or_fail("creating a fresh PostgreSQL database")
+    else {
         // Loud, not silent: scripts/test.sh always provides the cluster (and requires it).
         eprintln!(
             "SKIPPED instant_acme_http01_postgres: {POSTGRES_URL_ENV} is not set; \
@@ -75,10 +79,10 @@ async fn instant_acme_http01_postgres() {
     };
     let rig = Rig::start(opts)
         .await
-        .expect("test rig on PostgreSQL starts");
+        .or_fail("test rig start on PostgreSQL");
     full_flow(&rig, Solver::Http01, &["www", "api"])
         .await
-        .expect("instant-acme http-01 flow on PostgreSQL");
+        .or_fail("instant-acme http-01 flow on PostgreSQL");
 }
 
 async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {

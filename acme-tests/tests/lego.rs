@@ -2,6 +2,7 @@
 //! the RFC 2136 provider into the rig's BIND9, plus revocation. Chains are checked with
 //! `openssl verify` against the development root.
 
+use acme_tests::OrFail;
 use acme_tests::{openssl_verify_chain, require_tool, Cmd, Rig, RigOptions, CONTACT_EMAIL};
 use anyhow::{ensure, Context, Result};
 use std::path::PathBuf;
@@ -54,10 +55,10 @@ impl Lego {
 async fn lego_http01_then_revoke() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     http01_then_revoke(&rig)
         .await
-        .expect("lego http-01 issuance and revocation");
+        .or_fail("lego http-01 issuance and revocation");
 }
 
 async fn http01_then_revoke(rig: &Rig) -> Result<()> {
@@ -101,8 +102,8 @@ async fn http01_then_revoke(rig: &Rig) -> Result<()> {
 async fn lego_tls_alpn01() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
-    tls_alpn01(&rig).await.expect("lego tls-alpn-01 issuance");
+        .or_fail("test rig start");
+    tls_alpn01(&rig).await.or_fail("lego tls-alpn-01 issuance");
 }
 
 async fn tls_alpn01(rig: &Rig) -> Result<()> {
@@ -130,10 +131,10 @@ async fn tls_alpn01(rig: &Rig) -> Result<()> {
 async fn lego_dns01_rfc2136() {
     let rig = Rig::start(RigOptions::default())
         .await
-        .expect("test rig starts");
+        .or_fail("test rig start");
     dns01_rfc2136(&rig)
         .await
-        .expect("lego dns-01 (RFC 2136) issuance");
+        .or_fail("lego dns-01 (RFC 2136) issuance");
 }
 
 async fn dns01_rfc2136(rig: &Rig) -> Result<()> {
