@@ -1,0 +1,199 @@
+//! certbot (Debian's) against hanko: http-01 with the standalone authenticator, dns-01 via
+//! RFC 2136 updates into the rig's BIND9, and revocation. Every issued chain is checked
+//! with `openssl verify` against the development root.
+
+use acme_tests::pki::openssl_verify_files;
+use acme_tests::OrFail;
+use acme_tests::{openssl_verify_chain, require_tool, Cmd, Rig, RigOptions, CONTACT_EMAIL};
+use anyhow::{ensure, Context, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// One certbot installation state (config, work and logs directories) pointed at a rig.
+struct Certbot {
+    bin: PathBuf,
+    dir: PathBuf,
+    directory_url: String,
+    root_pem: PathBuf,
+}
+
+impl Certbot {
+    fn new(rig: &Rig, name: &str) -> Result<Self> {
+        let dir = rig.client_dir(name)?;
+        // An empty config file, so a cli.ini on the machine cannot change the run.
+        std::fs::write(dir.join("cli.ini"), "").context("writing empty cli.ini")?;
+        Ok(Certbot {
+            bin: require_tool("certbot")?,
+            dir,
+            directory_url: rig.directory_url(),
+            root_pem: rig.root_pem(),
+        })
+    }
+
+    /// `certbot <subcommand>` with everything that keeps it local, non-interactive and
+    /// inside our directories.
+    fn cmd(&self, subcommand: &str) -> Cmd {
+        let d = &self.dir;
+        Cmd::new(&self.bin)
+            .arg(subcommand)
+            .arg("--config")
+            .arg(d.join("cli.ini"))
+            .args(["--server", &self.directory_url])
+            .args(["--non-interactive", "--agree-tos", "--no-eff-email"])
+            .args(["-m", CONTACT_EMAIL])
+            .arg("--config-dir")
+            .arg(d.join("config"))
+            .arg("--work-dir")
+            .arg(d.join("work"))
+            .arg("--logs-dir")
+            .arg(d.join("logs"))
+            // requests (certbot's HTTP library) trusts exactly this bundle.
+            .env("REQUESTS_CA_BUNDLE", &self.root_pem)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+    }
+
+    fn live(&self, cert_name: &str) -> PathBuf {
+        self.dir.join("config").join("live").join(cert_name)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs").join("letsencrypt.log")).unwrap_or_default()
+    }
+
+    /// Check the lineage certbot saved: fullchain as served, and cert + chain files.
+    async fn verify_lineage(&self, cert_name: &str, names: &[&str], work: &Path) -> Result<()> {
+        let live = self.live(cert_name);
+        let fullchain = std::fs::read_to_string(live.join("fullchain.pem"))
+            .with_context(|| format!("reading {}/fullchain.pem", live.display()))?;
+        openssl_verify_chain(&self.root_pem, &fullchain, names, work, cert_name).await?;
+        openssl_verify_files(
+            &self.root_pem,
+            &live.join("chain.pem"),
+            &live.join("cert.pem"),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn certbot_http01_standalone_then_revoke() {
+    let rig = Rig::start(RigOptions::default())
+        .await
+        .or_fail("test rig start");
+    http01_then_revoke(&rig)
+        .await
+        .or_fail("certbot http-01 issuance and revocation");
+}
+
+async fn http01_then_revoke(rig: &Rig) -> Result<()> {
+    let certbot = Certbot::new(rig, "certbot-http01")?;
+    let names = [Rig::name("www"), Rig::name("api")];
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let port = rig.server.http01_port().to_string();
+    let mut cmd = certbot
+        .cmd("certonly")
+        .args(["--standalone", "--preferred-challenges", "http"])
+        .args(["--http-01-port", &port, "--http-01-address", "127.0.0.1"])
+        .args(["--cert-name", "http01"]);
+    for name in &names {
+        cmd = cmd.args(["-d", name]);
+    }
+    cmd.run_ok()
+        .await
+        .context("certbot certonly --standalone")?;
+    certbot
+        .verify_lineage("http01", &names, rig.scratch_dir())
+        .await?;
+
+    let cert_path = certbot.live("http01").join("cert.pem");
+    certbot
+        .cmd("revoke")
+        .arg("--cert-path")
+        .arg(&cert_path)
+        .args(["--reason", "keycompromise", "--no-delete-after-revoke"])
+        .run_ok()
+        .await
+        .context("certbot revoke")?;
+
+    // Revoking again must be refused with alreadyRevoked (RFC 8555 7.6): proof that the
+    // first revocation was recorded, not just acknowledged.
+    let again = certbot
+        .cmd("revoke")
+        .arg("--cert-path")
+        .arg(&cert_path)
+        .args(["--reason", "keycompromise", "--no-delete-after-revoke"])
+        .run()
+        .await?;
+    let seen = format!("{}\n{}", again.combined(), certbot.log()).to_ascii_lowercase();
+    ensure!(
+        !again.success() && (seen.contains("alreadyrevoked") || seen.contains("already revoked")),
+        "second revocation should fail with alreadyRevoked:\n{again}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn certbot_dns01_rfc2136_with_wildcard() {
+    let rig = Rig::start(RigOptions::default())
+        .await
+        .or_fail("test rig start");
+    dns01_rfc2136(&rig)
+        .await
+        .or_fail("certbot dns-01 (RFC 2136) issuance");
+}
+
+async fn dns01_rfc2136(rig: &Rig) -> Result<()> {
+    let certbot = Certbot::new(rig, "certbot-dns01")?;
+    let credentials = certbot.dir.join("rfc2136.ini");
+    let key = rig.bind.tsig();
+    std::fs::write(
+        &credentials,
+        format!(
+            "dns_rfc2136_server = 127.0.0.1\n\
+             dns_rfc2136_port = {port}\n\
+             dns_rfc2136_name = {name}\n\
+             dns_rfc2136_secret = {secret}\n\
+             dns_rfc2136_algorithm = HMAC-SHA256\n",
+            port = rig.bind.port(),
+            name = key.name,
+            secret = key.secret,
+        ),
+    )
+    .context("writing certbot RFC 2136 credentials")?;
+    // certbot warns about (and a future version refuses) world-readable credentials.
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600))
+        .context("chmod 600 credentials")?;
+
+    // A name and its wildcard: two TXT values at one `_acme-challenge` name.
+    let base = Rig::name("dns");
+    let wildcard = format!("*.{base}");
+    let names = [base.as_str(), wildcard.as_str()];
+    certbot
+        .cmd("certonly")
+        .args(["--dns-rfc2136", "--dns-rfc2136-credentials"])
+        .arg(&credentials)
+        .args(["--dns-rfc2136-propagation-seconds", "1"])
+        .args(["--preferred-challenges", "dns"])
+        .args(["--cert-name", "dns01"])
+        .args(["-d", &base, "-d", &wildcard])
+        .run_ok()
+        .await
+        .context("certbot certonly --dns-rfc2136")?;
+    certbot
+        .verify_lineage("dns01", &names, rig.scratch_dir())
+        .await?;
+
+    // The records really went through RFC 2136 into our BIND (and were cleaned up).
+    let log = rig.bind.log_tail(2000);
+    ensure!(
+        log.contains(&format!("adding an RR at '_acme-challenge.{base}' TXT")),
+        "BIND log shows no TXT update for _acme-challenge.{base}:\n{log}"
+    );
+    let left = rig
+        .bind
+        .query(&format!("_acme-challenge.{base}"), "TXT")
+        .await?;
+    ensure!(left.is_empty(), "certbot left TXT records behind: {left:?}");
+    Ok(())
+}
