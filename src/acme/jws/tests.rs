@@ -575,3 +575,28 @@ fn garbage_never_panics() {
         assert!(ParsedJws::parse(junk).is_err());
     }
 }
+
+/// RFC 8037 A.3: the Ed25519 example key's RFC 7638 thumbprint (OKP canonical form).
+#[test]
+fn rfc8037_ed25519_thumbprint() {
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519",
+                     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let expected = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+    assert_eq!(jwk_thumbprint(&jwk).expect("thumbprint"), expected);
+    assert_eq!(
+        AccountKey::from_jwk(&jwk).expect("key").thumbprint,
+        expected
+    );
+}
+
+/// serde_json's recursion limit holds for our duplicate-checking visitor too: deep nesting is
+/// an error, not a stack overflow.
+#[test]
+fn deeply_nested_json_is_an_error() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(is_malformed(&parse_err(deep.as_bytes())));
+    let header = format!(r#"{{"alg":"ES256","kid":"k","url":"{URL}","x":{deep}}}"#);
+    assert!(is_malformed(&parse_err(
+        &TestKey::p256().sign_raw(&header, b"{}")
+    )));
+}
