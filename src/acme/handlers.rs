@@ -216,7 +216,7 @@ pub async fn orders(
 pub async fn key_change(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
     let authed = authenticate(&state, &headers, "/acme/key-change", &body, KeyMode::Kid).await?;
     let account = authed.account()?.clone();
-    let inner = super::keychange::parse_key_change(&authed.jws)?;
+    let inner = super::jws::parse_key_change(&authed.jws)?;
     let kid = state.urls.account(&account.id);
     if inner.account != kid {
         return Err(Problem::unauthorized(
@@ -225,7 +225,7 @@ pub async fn key_change(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
     }
     let view = state
         .ra
-        .key_change(&account.id, &inner.old_key.thumbprint, &inner.new_key)
+        .key_change(&account.id, &inner.old_key_thumbprint, &inner.new_key)
         .await
         .map_err(|e| match e {
             crate::ra::RaError::Conflict { detail, account_id } => {

@@ -4,7 +4,6 @@
 
 mod handlers;
 pub mod jws;
-pub mod keychange;
 pub mod nonce;
 pub mod problem;
 pub mod render;
