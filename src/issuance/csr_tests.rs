@@ -179,6 +179,15 @@ fn garbage_never_panics() {
         bad[i] ^= 0xff;
         let _ = check_csr(&bad, &names);
     }
+    // Random SEQUENCE-shaped noise.
+    use rand::{Rng, RngCore};
+    let mut rng = rand::thread_rng();
+    for _ in 0..2000 {
+        let mut noise = vec![0u8; rng.gen_range(2..300)];
+        rng.fill_bytes(&mut noise);
+        noise[0] = 0x30;
+        assert!(check_csr(&noise, &names).is_err());
+    }
     let mut trailing = csr.clone();
     trailing.push(0);
     assert!(check_csr(&trailing, &names).is_err());

@@ -15,11 +15,13 @@ use x509_cert::request::{CertReq, CertReqInfo, Version};
 const EXTENSION_REQUEST: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
 
+type SignFn = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// A key able to sign a CSR.
 pub struct TestKey {
     pub algorithm: AlgorithmIdentifierOwned,
     pub spki_der: Vec<u8>,
-    pub sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    pub sign: SignFn,
 }
 
 pub fn p256_key() -> TestKey {

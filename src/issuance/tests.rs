@@ -124,6 +124,7 @@ fn issues_a_dv_certificate_that_openssl_verifies() {
         &[
             "-purpose",
             "sslserver",
+            "-x509_strict",
             "-verify_hostname",
             "www.example.com",
         ],
