@@ -16,8 +16,14 @@ pub struct Problem {
     /// RFC 8555 6.7 type without the namespace, e.g. `badNonce`.
     pub kind: &'static str,
     pub detail: String,
+    /// Rarely used parts, boxed to keep `Result<_, Problem>` small.
+    pub more: Box<Extras>,
+}
+
+#[derive(Debug, Default)]
+pub struct Extras {
     /// Extra members: `subproblems`, `algorithms`, `instance`.
-    pub extra: Map<String, Value>,
+    pub members: Map<String, Value>,
     pub location: Option<String>,
     pub allow: Option<&'static str>,
     pub terms_link: Option<String>,
@@ -29,10 +35,7 @@ impl Problem {
             status,
             kind,
             detail: detail.into(),
-            extra: Map::new(),
-            location: None,
-            allow: None,
-            terms_link: None,
+            more: Box::default(),
         }
     }
 
@@ -58,7 +61,7 @@ impl Problem {
             "malformed",
             "use POST (POST-as-GET for reads, RFC 8555 6.3)",
         );
-        p.allow = Some("POST");
+        p.more.allow = Some("POST");
         p
     }
 
@@ -81,7 +84,7 @@ impl Problem {
     }
 
     pub fn body(&self) -> Value {
-        let mut body = self.extra.clone();
+        let mut body = self.more.members.clone();
         body.insert("type".into(), json!(format!("{NS}{}", self.kind)));
         body.insert("detail".into(), json!(self.detail));
         body.insert("status".into(), json!(self.status.as_u16()));
@@ -95,13 +98,13 @@ impl IntoResponse for Problem {
         let mut res = (self.status, body).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Some(loc) = self.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        if let Some(loc) = self.more.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
             h.insert(header::LOCATION, loc);
         }
-        if let Some(allow) = self.allow {
+        if let Some(allow) = self.more.allow {
             h.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        if let Some(tos) = self.terms_link.as_deref() {
+        if let Some(tos) = self.more.terms_link.as_deref() {
             if let Ok(v) = HeaderValue::from_str(&format!("<{tos}>;rel=\"terms-of-service\"")) {
                 h.append(header::LINK, v);
             }
@@ -120,7 +123,7 @@ impl From<JwsError> for Problem {
                     "badSignatureAlgorithm",
                     format!("JWS algorithm {alg:?} is not supported"),
                 );
-                p.extra.insert("algorithms".into(), json!(ALLOWED_ALGORITHMS));
+                p.more.members.insert("algorithms".into(), json!(ALLOWED_ALGORITHMS));
                 p
             }
             JwsError::BadPublicKey(d) => {
@@ -153,7 +156,7 @@ impl From<RaError> for Problem {
                                    "identifier": ident})
                         })
                         .collect();
-                    p.extra.insert("subproblems".into(), json!(subs));
+                    p.more.members.insert("subproblems".into(), json!(subs));
                 }
                 p
             }
@@ -163,8 +166,8 @@ impl From<RaError> for Problem {
             }
             RaError::UserActionRequired { detail, instance } => {
                 let mut p = Problem::new(S::FORBIDDEN, "userActionRequired", detail);
-                p.extra.insert("instance".into(), json!(instance));
-                p.terms_link = Some(instance);
+                p.more.members.insert("instance".into(), json!(instance));
+                p.more.terms_link = Some(instance);
                 p
             }
             RaError::BadRevocationReason(d) => {
@@ -174,7 +177,7 @@ impl From<RaError> for Problem {
             RaError::InvalidProfile(d) => Problem::new(S::BAD_REQUEST, "invalidProfile", d),
             RaError::Conflict { detail, account_id } => {
                 let mut p = Problem::new(S::CONFLICT, "malformed", detail);
-                p.location = Some(account_id);
+                p.more.location = Some(account_id);
                 p
             }
             e @ (RaError::Storage(_) | RaError::Internal(_)) => Problem::internal(&e),

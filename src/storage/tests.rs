@@ -1,0 +1,1 @@
+//! Storage battery: see storage_battery.rs
