@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "hanko", version, about = "Hanko: an ACME (RFC 8555) certificate authority")]
+#[command(
+    name = "hanko",
+    version,
+    about = "Hanko: an ACME (RFC 8555) certificate authority"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = match &cli.command {
         Command::Serve { config } | Command::Migrate { config } => config.clone(),
-        Command::Audit { command: AuditCommand::Verify { config } } => config.clone(),
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
     };
     let config = match Config::load(config_path.as_deref()) {
@@ -63,7 +69,10 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hanko: cannot start the runtime: {e}");
@@ -74,7 +83,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => crate::server::serve(config).await,
             Command::Migrate { .. } => migrate(&config).await,
-            Command::Audit { command: AuditCommand::Verify { .. } } => verify_audit(&config).await,
+            Command::Audit {
+                command: AuditCommand::Verify { .. },
+            } => verify_audit(&config).await,
             Command::CheckConfig { .. } => Ok(()),
         }
     });
@@ -92,7 +103,9 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HANKO_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().with_current_span(true).init(),
         LogFormat::Text => builder.init(),

@@ -48,8 +48,16 @@ impl Metrics {
         let orders = Family::<StatusLabels, Gauge>::default();
         // 5 ms … ~40 s: finalize-to-certificate, including future lint and CT steps.
         let issuance_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        registry.register("http_requests", "ACME requests by endpoint and status", requests.clone());
-        registry.register("validations", "Validation attempts by method and result", validations.clone());
+        registry.register(
+            "http_requests",
+            "ACME requests by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "validations",
+            "Validation attempts by method and result",
+            validations.clone(),
+        );
         registry.register("orders", "Orders by status", orders.clone());
         registry.register(
             "issuance_seconds",

@@ -15,7 +15,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone, Default)]
@@ -32,7 +34,10 @@ impl MakeRequestId for RandomRequestId {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
-        format!("creating data directory {}", config.storage.data_dir.display())
+        format!(
+            "creating data directory {}",
+            config.storage.data_dir.display()
+        )
     })?;
     if !config.ca.dev_hierarchy {
         anyhow::bail!(
@@ -59,7 +64,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         _ => devca::listener_certificate(&hierarchy).context("issuing the listener certificate")?,
     };
-    let ca = Arc::new(CertificateAuthority::new(&config.ca, hierarchy.intermediate.clone())?);
+    let ca = Arc::new(CertificateAuthority::new(
+        &config.ca,
+        hierarchy.intermediate.clone(),
+    )?);
     let ra = Ra::new(
         storage.clone(),
         config.clone(),
@@ -73,7 +81,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ra: ra.clone(),
         config: config.clone(),
         nonces: NonceService::new(Duration::from_secs(config.acme.nonce_lifetime_seconds)),
-        urls: Urls { base: config.base_url() },
+        urls: Urls {
+            base: config.base_url(),
+        },
         metrics,
     });
     spawn_nonce_pruning(state.clone());
@@ -113,7 +123,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tls_config(chain_pem: &str, key_pem: &str) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+fn tls_config(
+    chain_pem: &str,
+    key_pem: &str,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
@@ -128,7 +141,9 @@ fn tls_config(chain_pem: &str, key_pem: &str) -> anyhow::Result<axum_server::tls
         .with_single_cert(certs, key)
         .context("listener certificate and key")?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server)))
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(server),
+    ))
 }
 
 fn spawn_nonce_pruning(state: Arc<AppState>) {
@@ -143,7 +158,10 @@ fn spawn_nonce_pruning(state: Arc<AppState>) {
 
 async fn shutdown_on_signal(handle: axum_server::Handle, grace: Duration) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };

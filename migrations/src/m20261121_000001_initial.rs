@@ -12,7 +12,11 @@ impl MigrationName for Migration {
 }
 
 fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).string().not_null().primary_key().take()
+    ColumnDef::new(name)
+        .string()
+        .not_null()
+        .primary_key()
+        .take()
 }
 
 fn text(name: impl IntoIden) -> ColumnDef {
@@ -77,8 +81,16 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Authorizations::Table)
                 .col(id(Authorizations::Id))
-                .col(ColumnDef::new(Authorizations::AccountId).string().not_null())
-                .col(ColumnDef::new(Authorizations::Identifier).string().not_null())
+                .col(
+                    ColumnDef::new(Authorizations::AccountId)
+                        .string()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Authorizations::Identifier)
+                        .string()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Authorizations::Status).string().not_null())
                 .col(time(Authorizations::Expires))
                 .col(time(Authorizations::CreatedAt))
@@ -97,8 +109,16 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(OrderAuthorizations::Table)
-                .col(ColumnDef::new(OrderAuthorizations::OrderId).string().not_null())
-                .col(ColumnDef::new(OrderAuthorizations::AuthzId).string().not_null())
+                .col(
+                    ColumnDef::new(OrderAuthorizations::OrderId)
+                        .string()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(OrderAuthorizations::AuthzId)
+                        .string()
+                        .not_null(),
+                )
                 .primary_key(
                     Index::create()
                         .col(OrderAuthorizations::OrderId)
@@ -147,9 +167,21 @@ impl MigrationTrait for Migration {
                         .auto_increment()
                         .primary_key(),
                 )
-                .col(ColumnDef::new(ValidationAttempts::ChallengeId).string().not_null())
-                .col(ColumnDef::new(ValidationAttempts::Perspective).string().not_null())
-                .col(ColumnDef::new(ValidationAttempts::Result).string().not_null())
+                .col(
+                    ColumnDef::new(ValidationAttempts::ChallengeId)
+                        .string()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ValidationAttempts::Perspective)
+                        .string()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ValidationAttempts::Result)
+                        .string()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(ValidationAttempts::Error).text())
                 .col(text(ValidationAttempts::Evidence))
                 .col(time(ValidationAttempts::CreatedAt))

@@ -147,7 +147,11 @@ pub async fn new_account(state: Shared, headers: HeaderMap, body: Bytes) -> Res 
         NewAccountOutcome::Existing(v) => (StatusCode::OK, v),
     };
     let url = state.urls.account(&view.id);
-    Ok(with_location(status, &url, render::account(&state.urls, &view)))
+    Ok(with_location(
+        status,
+        &url,
+        render::account(&state.urls, &view),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -156,12 +160,19 @@ struct AccountUpdate {
     status: Option<String>,
 }
 
-pub async fn account(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
+pub async fn account(
+    state: Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
     let path = format!("/acme/acct/{id}");
     let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
     let account = authed.account()?;
     if account.id != id {
-        return Err(Problem::unauthorized("the kid does not match this account URL"));
+        return Err(Problem::unauthorized(
+            "the kid does not match this account URL",
+        ));
     }
     let view = if authed.jws.payload_is_empty {
         account.clone()
@@ -179,7 +190,11 @@ pub async fn account(state: Shared, Path(id): Path<String>, headers: HeaderMap, 
         state.ra.update_account(&id, p.contact, deactivate).await?
     };
     let url = state.urls.account(&view.id);
-    Ok(with_location(StatusCode::OK, &url, render::account(&state.urls, &view)))
+    Ok(with_location(
+        StatusCode::OK,
+        &url,
+        render::account(&state.urls, &view),
+    ))
 }
 
 pub async fn orders(
@@ -205,7 +220,11 @@ pub async fn orders(
     let urls: Vec<String> = ids.iter().map(|o| state.urls.order(o)).collect();
     let mut res = Json(json!({ "orders": urls })).into_response();
     if more {
-        let next = format!("<{}?cursor={}>;rel=\"next\"", state.urls.orders(&id), page + 1);
+        let next = format!(
+            "<{}?cursor={}>;rel=\"next\"",
+            state.urls.orders(&id),
+            page + 1
+        );
         if let Ok(v) = HeaderValue::from_str(&next) {
             res.headers_mut().append(header::LINK, v);
         }
@@ -228,15 +247,17 @@ pub async fn key_change(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
         .key_change(&account.id, &inner.old_key_thumbprint, &inner.new_key)
         .await
         .map_err(|e| match e {
-            crate::ra::RaError::Conflict { detail, account_id } => {
-                crate::ra::RaError::Conflict {
-                    detail,
-                    account_id: state.urls.account(&account_id),
-                }
-            }
+            crate::ra::RaError::Conflict { detail, account_id } => crate::ra::RaError::Conflict {
+                detail,
+                account_id: state.urls.account(&account_id),
+            },
             other => other,
         })?;
-    Ok(with_location(StatusCode::OK, &kid, render::account(&state.urls, &view)))
+    Ok(with_location(
+        StatusCode::OK,
+        &kid,
+        render::account(&state.urls, &view),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -257,9 +278,16 @@ pub async fn new_order(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
             "notBefore/notAfter are not supported: validity comes from the profile",
         ));
     }
-    let view = state.ra.new_order(&account.id, p.identifiers, p.profile).await?;
+    let view = state
+        .ra
+        .new_order(&account.id, p.identifiers, p.profile)
+        .await?;
     let url = state.urls.order(&view.id);
-    Ok(with_location(StatusCode::CREATED, &url, render::order(&state.urls, &view)))
+    Ok(with_location(
+        StatusCode::CREATED,
+        &url,
+        render::order(&state.urls, &view),
+    ))
 }
 
 fn order_response(state: &Shared, view: &crate::ra::OrderView) -> Response {
@@ -272,7 +300,14 @@ fn order_response(state: &Shared, view: &crate::ra::OrderView) -> Response {
 }
 
 pub async fn order(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, &format!("/acme/order/{id}"), &body, KeyMode::Kid).await?;
+    let authed = authenticate(
+        &state,
+        &headers,
+        &format!("/acme/order/{id}"),
+        &body,
+        KeyMode::Kid,
+    )
+    .await?;
     authed.require_empty()?;
     let view = state.ra.order(&authed.account()?.id, &id).await?;
     Ok(order_response(&state, &view))
@@ -283,7 +318,12 @@ struct FinalizePayload {
     csr: String,
 }
 
-pub async fn finalize(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
+pub async fn finalize(
+    state: Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
     let path = format!("/acme/order/{id}/finalize");
     let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
     let p: FinalizePayload = payload(&authed)?;
@@ -294,8 +334,20 @@ pub async fn finalize(state: Shared, Path(id): Path<String>, headers: HeaderMap,
     Ok(order_response(&state, &view))
 }
 
-pub async fn authorization(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, &format!("/acme/authz/{id}"), &body, KeyMode::Kid).await?;
+pub async fn authorization(
+    state: Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    let authed = authenticate(
+        &state,
+        &headers,
+        &format!("/acme/authz/{id}"),
+        &body,
+        KeyMode::Kid,
+    )
+    .await?;
     let account_id = authed.account()?.id.clone();
     let view = if authed.jws.payload_is_empty {
         state.ra.authorization(&account_id, &id).await?
@@ -311,8 +363,20 @@ pub async fn authorization(state: Shared, Path(id): Path<String>, headers: Heade
     Ok(Json(render::authorization(&state.urls, &view)).into_response())
 }
 
-pub async fn challenge(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, &format!("/acme/chall/{id}"), &body, KeyMode::Kid).await?;
+pub async fn challenge(
+    state: Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    let authed = authenticate(
+        &state,
+        &headers,
+        &format!("/acme/chall/{id}"),
+        &body,
+        KeyMode::Kid,
+    )
+    .await?;
     let account_id = authed.account()?.id.clone();
     let view = if authed.jws.payload_is_empty {
         state.ra.challenge(&account_id, &id).await?
@@ -320,7 +384,9 @@ pub async fn challenge(state: Shared, Path(id): Path<String>, headers: HeaderMap
         // RFC 8555 7.5.1: the response is an empty JSON object; we ignore its members.
         let p: Value = authed.jws.payload_json()?;
         if !p.is_object() {
-            return Err(Problem::malformed("challenge response must be a JSON object"));
+            return Err(Problem::malformed(
+                "challenge response must be a JSON object",
+            ));
         }
         state.ra.respond_challenge(&account_id, &id).await?
     };
@@ -332,8 +398,20 @@ pub async fn challenge(state: Shared, Path(id): Path<String>, headers: HeaderMap
     Ok(res)
 }
 
-pub async fn certificate(state: Shared, Path(serial): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, &format!("/acme/cert/{serial}"), &body, KeyMode::Kid).await?;
+pub async fn certificate(
+    state: Shared,
+    Path(serial): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    let authed = authenticate(
+        &state,
+        &headers,
+        &format!("/acme/cert/{serial}"),
+        &body,
+        KeyMode::Kid,
+    )
+    .await?;
     authed.require_empty()?;
     let chain = state.ra.certificate_chain(&serial).await?;
     Ok((
@@ -350,7 +428,14 @@ struct RevokePayload {
 }
 
 pub async fn revoke(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, "/acme/revoke-cert", &body, KeyMode::Either).await?;
+    let authed = authenticate(
+        &state,
+        &headers,
+        "/acme/revoke-cert",
+        &body,
+        KeyMode::Either,
+    )
+    .await?;
     let p: RevokePayload = payload(&authed)?;
     let certificate_der = URL_SAFE_NO_PAD
         .decode(p.certificate.as_bytes())

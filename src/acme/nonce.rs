@@ -77,7 +77,12 @@ impl NonceService {
         let (body, tag) = raw.split_at(RANDOM + 8);
         // Constant-time comparison of the tag.
         let expected = self.tag(body);
-        if expected.iter().zip(tag).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if expected
+            .iter()
+            .zip(tag)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            != 0
+        {
             return Err(NonceError::Unknown);
         }
         let mut issued = [0u8; 8];

@@ -52,7 +52,11 @@ impl Problem {
     }
 
     pub fn not_found(what: &str) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "malformed", format!("{what} not found"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "malformed",
+            format!("{what} not found"),
+        )
     }
 
     pub fn method_not_allowed() -> Problem {
@@ -97,8 +101,16 @@ impl IntoResponse for Problem {
         let body = self.body().to_string();
         let mut res = (self.status, body).into_response();
         let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Some(loc) = self.more.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(loc) = self
+            .more
+            .location
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
             h.insert(header::LOCATION, loc);
         }
         if let Some(allow) = self.more.allow {
@@ -123,12 +135,12 @@ impl From<JwsError> for Problem {
                     "badSignatureAlgorithm",
                     format!("JWS algorithm {alg:?} is not supported"),
                 );
-                p.more.members.insert("algorithms".into(), json!(ALLOWED_ALGORITHMS));
+                p.more
+                    .members
+                    .insert("algorithms".into(), json!(ALLOWED_ALGORITHMS));
                 p
             }
-            JwsError::BadPublicKey(d) => {
-                Problem::new(StatusCode::BAD_REQUEST, "badPublicKey", d)
-            }
+            JwsError::BadPublicKey(d) => Problem::new(StatusCode::BAD_REQUEST, "badPublicKey", d),
             JwsError::BadSignature => Problem::malformed("JWS signature verification failed"),
         }
     }
@@ -146,7 +158,10 @@ impl From<RaError> for Problem {
             }
             RaError::OrderNotReady(d) => Problem::new(S::FORBIDDEN, "orderNotReady", d),
             RaError::BadCsr(d) => Problem::new(S::BAD_REQUEST, "badCSR", d),
-            RaError::RejectedIdentifier { detail, subproblems } => {
+            RaError::RejectedIdentifier {
+                detail,
+                subproblems,
+            } => {
                 let mut p = Problem::new(S::BAD_REQUEST, "rejectedIdentifier", detail);
                 if !subproblems.is_empty() {
                     let subs: Vec<Value> = subproblems
@@ -161,9 +176,7 @@ impl From<RaError> for Problem {
                 p
             }
             RaError::InvalidContact(d) => Problem::new(S::BAD_REQUEST, "invalidContact", d),
-            RaError::UnsupportedContact(d) => {
-                Problem::new(S::BAD_REQUEST, "unsupportedContact", d)
-            }
+            RaError::UnsupportedContact(d) => Problem::new(S::BAD_REQUEST, "unsupportedContact", d),
             RaError::UserActionRequired { detail, instance } => {
                 let mut p = Problem::new(S::FORBIDDEN, "userActionRequired", detail);
                 p.more.members.insert("instance".into(), json!(instance));

@@ -104,7 +104,9 @@ pub enum ChainError {
 /// Verify the whole chain: sequence numbers contiguous from 1, each `prev_hash` equal to the
 /// previous event's hash, each hash recomputed from the row, and the head pointing at the
 /// last event. Returns the number of events checked.
-pub async fn verify_chain<C: ConnectionTrait>(c: &C) -> Result<Result<i64, ChainError>, StorageError> {
+pub async fn verify_chain<C: ConnectionTrait>(
+    c: &C,
+) -> Result<Result<i64, ChainError>, StorageError> {
     let head = audit_head::Entity::find_by_id(1)
         .one(c)
         .await?
@@ -122,7 +124,10 @@ pub async fn verify_chain<C: ConnectionTrait>(c: &C) -> Result<Result<i64, Chain
         let n = rows.len() as u64;
         for row in rows {
             if let Err(reason) = check_row(&row, expected_seq, &prev) {
-                return Ok(Err(ChainError::Broken { seq: row.seq, reason }));
+                return Ok(Err(ChainError::Broken {
+                    seq: row.seq,
+                    reason,
+                }));
             }
             prev = row.hash;
             expected_seq += 1;
@@ -135,7 +140,10 @@ pub async fn verify_chain<C: ConnectionTrait>(c: &C) -> Result<Result<i64, Chain
     if head.seq != last || head.hash != prev {
         return Ok(Err(ChainError::Broken {
             seq: head.seq,
-            reason: format!("head points at event {} but the log ends at {last}", head.seq),
+            reason: format!(
+                "head points at event {} but the log ends at {last}",
+                head.seq
+            ),
         }));
     }
     Ok(Ok(last))

@@ -28,7 +28,9 @@ impl Ra {
     pub async fn new_account(&self, req: NewAccount) -> RaResult<NewAccountOutcome> {
         let existing = q::account_by_thumbprint(self.storage.reader(), &req.key.thumbprint).await?;
         if let Some(existing) = existing {
-            return Ok(NewAccountOutcome::Existing(AccountView::from_model(&existing)?));
+            return Ok(NewAccountOutcome::Existing(AccountView::from_model(
+                &existing,
+            )?));
         }
         if req.only_return_existing {
             return Err(RaError::AccountDoesNotExist(
@@ -69,7 +71,9 @@ impl Ra {
             }),
         )
         .await?;
-        txn.commit().await.map_err(crate::storage::StorageError::from)?;
+        txn.commit()
+            .await
+            .map_err(crate::storage::StorageError::from)?;
         tracing::info!(account = %model.id, "account created");
         Ok(NewAccountOutcome::Created(AccountView::from_model(&model)?))
     }
@@ -110,11 +114,17 @@ impl Ra {
         if !changes.is_empty() {
             q::update_account(&txn, m.clone()).await?;
             changes.insert("account".to_string(), json!(id));
-            let event = if deactivate { "account.deactivated" } else { "account.updated" };
+            let event = if deactivate {
+                "account.deactivated"
+            } else {
+                "account.updated"
+            };
             self.audit(&txn, &Actor::Account(id.to_string()), event, changes.into())
                 .await?;
         }
-        txn.commit().await.map_err(crate::storage::StorageError::from)?;
+        txn.commit()
+            .await
+            .map_err(crate::storage::StorageError::from)?;
         AccountView::from_model(&m)
     }
 
@@ -151,7 +161,9 @@ impl Ra {
             json!({"account": id, "old_thumbprint": old_thumbprint, "new_thumbprint": new_key.thumbprint}),
         )
         .await?;
-        txn.commit().await.map_err(crate::storage::StorageError::from)?;
+        txn.commit()
+            .await
+            .map_err(crate::storage::StorageError::from)?;
         AccountView::from_model(&m)
     }
 
@@ -170,7 +182,9 @@ impl Ra {
                 )));
             };
             check_email(address).map_err(|why| {
-                RaError::InvalidContact(format!("contact {c:?} is not a valid email address: {why}"))
+                RaError::InvalidContact(format!(
+                    "contact {c:?} is not a valid email address: {why}"
+                ))
             })?;
         }
         Ok(contacts)
@@ -187,6 +201,5 @@ fn check_email(address: &str) -> Result<(), String> {
     if local.is_empty() || local.len() > 64 || local.contains('@') {
         return Err("bad local part".to_string());
     }
-    names::check_identifier(&Identifier::dns(domain.to_ascii_lowercase()))
-        .map_err(|e| e.detail)
+    names::check_identifier(&Identifier::dns(domain.to_ascii_lowercase())).map_err(|e| e.detail)
 }

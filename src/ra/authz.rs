@@ -17,7 +17,11 @@ use serde_json::json;
 use std::sync::Arc;
 
 impl Ra {
-    pub async fn authorization(&self, account_id: &str, authz_id: &str) -> RaResult<AuthorizationView> {
+    pub async fn authorization(
+        &self,
+        account_id: &str,
+        authz_id: &str,
+    ) -> RaResult<AuthorizationView> {
         let c = self.storage.reader();
         let mut m = q::authorization(c, authz_id)
             .await?
@@ -25,7 +29,9 @@ impl Ra {
             .ok_or_else(|| RaError::NotFound(format!("authorization {authz_id} not found")))?;
         let status: AuthzStatus = parse_status("authorization status", &m.status)?;
         // Expiry is applied when read (RFC 8555 7.1.6: pending/valid -> expired).
-        if matches!(status, AuthzStatus::Pending | AuthzStatus::Valid) && m.expires <= self.clock.now() {
+        if matches!(status, AuthzStatus::Pending | AuthzStatus::Valid)
+            && m.expires <= self.clock.now()
+        {
             m.status = self
                 .set_authz_status(authz_id, AuthzStatus::Expired, &Actor::System)
                 .await?
@@ -37,28 +43,47 @@ impl Ra {
     }
 
     /// Client deactivation (RFC 8555 7.5.2).
-    pub async fn deactivate_authorization(&self, account_id: &str, authz_id: &str) -> RaResult<AuthorizationView> {
+    pub async fn deactivate_authorization(
+        &self,
+        account_id: &str,
+        authz_id: &str,
+    ) -> RaResult<AuthorizationView> {
         self.authorization(account_id, authz_id).await?;
-        self.set_authz_status(authz_id, AuthzStatus::Deactivated, &Actor::Account(account_id.to_string()))
-            .await
-            .map_err(|e| match e {
-                RaError::Internal(d) => RaError::Malformed(d),
-                other => other,
-            })?;
+        self.set_authz_status(
+            authz_id,
+            AuthzStatus::Deactivated,
+            &Actor::Account(account_id.to_string()),
+        )
+        .await
+        .map_err(|e| match e {
+            RaError::Internal(d) => RaError::Malformed(d),
+            other => other,
+        })?;
         self.authorization(account_id, authz_id).await
     }
 
-    async fn set_authz_status(&self, authz_id: &str, to: AuthzStatus, actor: &Actor) -> RaResult<AuthzStatus> {
+    async fn set_authz_status(
+        &self,
+        authz_id: &str,
+        to: AuthzStatus,
+        actor: &Actor,
+    ) -> RaResult<AuthzStatus> {
         let txn = self.storage.begin().await?;
         let mut m = q::authorization(&txn, authz_id)
             .await?
             .ok_or_else(|| RaError::NotFound(format!("authorization {authz_id} not found")))?;
         let from: AuthzStatus = parse_status("authorization status", &m.status)?;
-        from.transition(to).map_err(|e| RaError::Internal(e.to_string()))?;
+        from.transition(to)
+            .map_err(|e| RaError::Internal(e.to_string()))?;
         m.status = to.as_str().to_string();
         q::update_authorization(&txn, m).await?;
-        self.audit(&txn, actor, "authorization.status",
-            json!({"authorization": authz_id, "from": from.as_str(), "to": to.as_str()})).await?;
+        self.audit(
+            &txn,
+            actor,
+            "authorization.status",
+            json!({"authorization": authz_id, "from": from.as_str(), "to": to.as_str()}),
+        )
+        .await?;
         for order_id in q::order_ids_for_authz(&txn, authz_id).await? {
             self.refresh_order(&txn, &order_id).await?;
         }
@@ -71,8 +96,14 @@ impl Ra {
         ChallengeView::from_model(&chall)
     }
 
-    async fn owned_challenge(&self, account_id: &str, challenge_id: &str)
-        -> RaResult<(challenge::Model, crate::storage::entities::authorization::Model)> {
+    async fn owned_challenge(
+        &self,
+        account_id: &str,
+        challenge_id: &str,
+    ) -> RaResult<(
+        challenge::Model,
+        crate::storage::entities::authorization::Model,
+    )> {
         let c = self.storage.reader();
         let not_found = || RaError::NotFound(format!("challenge {challenge_id} not found"));
         let chall = q::challenge(c, challenge_id).await?.ok_or_else(not_found)?;
@@ -85,15 +116,24 @@ impl Ra {
 
     /// The client says it is ready (RFC 8555 7.5.1): pending -> processing, then validate in
     /// the background. Responding again to a non-pending challenge changes nothing.
-    pub async fn respond_challenge(self: &Arc<Self>, account_id: &str, challenge_id: &str) -> RaResult<ChallengeView> {
+    pub async fn respond_challenge(
+        self: &Arc<Self>,
+        account_id: &str,
+        challenge_id: &str,
+    ) -> RaResult<ChallengeView> {
         let (chall, authz) = self.owned_challenge(account_id, challenge_id).await?;
         let authz_view = self.authorization(account_id, &authz.id).await?;
         if authz_view.status != AuthzStatus::Pending {
             return Err(RaError::Malformed(format!(
-                "authorization is {}; its challenges can no longer be answered", authz_view.status)));
+                "authorization is {}; its challenges can no longer be answered",
+                authz_view.status
+            )));
         }
         if chall.status != ChallengeStatus::Pending.as_str()
-            || authz_view.challenges.iter().any(|c| c.status == ChallengeStatus::Processing)
+            || authz_view
+                .challenges
+                .iter()
+                .any(|c| c.status == ChallengeStatus::Processing)
         {
             return ChallengeView::from_model(&chall);
         }
@@ -104,12 +144,20 @@ impl Ra {
         if m.status != ChallengeStatus::Pending.as_str() {
             return ChallengeView::from_model(&m);
         }
-        m.status = ChallengeStatus::Pending.transition(ChallengeStatus::Processing)
-            .map_err(|e| RaError::Internal(e.to_string()))?.as_str().to_string();
+        m.status = ChallengeStatus::Pending
+            .transition(ChallengeStatus::Processing)
+            .map_err(|e| RaError::Internal(e.to_string()))?
+            .as_str()
+            .to_string();
         q::update_challenge(&txn, m.clone()).await?;
-        self.audit(&txn, &Actor::Account(account_id.to_string()), "challenge.responded",
+        self.audit(
+            &txn,
+            &Actor::Account(account_id.to_string()),
+            "challenge.responded",
             json!({"challenge": challenge_id, "authorization": authz.id, "type": m.kind,
-                   "identifier": authz.identifier})).await?;
+                   "identifier": authz.identifier}),
+        )
+        .await?;
         txn.commit().await.map_err(StorageError::from)?;
         self.spawn_validation(challenge_id.to_string());
         ChallengeView::from_model(&m)
@@ -128,11 +176,14 @@ impl Ra {
 
     async fn validate(&self, challenge_id: &str) -> RaResult<()> {
         let c = self.storage.reader();
-        let chall = q::challenge(c, challenge_id).await?
+        let chall = q::challenge(c, challenge_id)
+            .await?
             .ok_or_else(|| RaError::Internal(format!("challenge {challenge_id} vanished")))?;
-        let authz = q::authorization(c, &chall.authz_id).await?
-            .ok_or_else(|| RaError::Internal(format!("authorization {} vanished", chall.authz_id)))?;
-        let account = q::account(c, &authz.account_id).await?
+        let authz = q::authorization(c, &chall.authz_id).await?.ok_or_else(|| {
+            RaError::Internal(format!("authorization {} vanished", chall.authz_id))
+        })?;
+        let account = q::account(c, &authz.account_id)
+            .await?
             .ok_or_else(|| RaError::Internal(format!("account {} vanished", authz.account_id)))?;
         let request = ValidationRequest {
             challenge_type: parse_status::<ChallengeType>("challenge type", &chall.kind)?,
@@ -143,18 +194,28 @@ impl Ra {
         let started = std::time::Instant::now();
         let outcome = self.validator.validate(&request).await;
         let ok = outcome.result.is_ok();
-        self.metrics.validations.get_or_create(&crate::metrics::ValidationLabels {
-            method: chall.kind.clone(),
-            result: if ok { "valid" } else { "invalid" }.to_string(),
-        }).inc();
+        self.metrics
+            .validations
+            .get_or_create(&crate::metrics::ValidationLabels {
+                method: chall.kind.clone(),
+                result: if ok { "valid" } else { "invalid" }.to_string(),
+            })
+            .inc();
         tracing::info!(challenge = %challenge_id, identifier = %authz.identifier, method = %chall.kind,
             valid = ok, elapsed_ms = started.elapsed().as_millis() as u64,
             error = outcome.result.as_ref().err().map(|e| e.detail.as_str()).unwrap_or(""),
             "validation attempt");
-        self.record_validation(chall, &authz.id, &authz.identifier, outcome).await
+        self.record_validation(chall, &authz.id, &authz.identifier, outcome)
+            .await
     }
 
-    async fn record_validation(&self, mut chall: challenge::Model, authz_id: &str, identifier: &str, outcome: Outcome) -> RaResult<()> {
+    async fn record_validation(
+        &self,
+        mut chall: challenge::Model,
+        authz_id: &str,
+        identifier: &str,
+        outcome: Outcome,
+    ) -> RaResult<()> {
         let now = self.clock.now();
         let txn = self.storage.begin().await?;
         let (chall_to, authz_to) = match &outcome.result {
@@ -162,24 +223,37 @@ impl Ra {
             Err(_) => (ChallengeStatus::Invalid, AuthzStatus::Invalid),
         };
         let error_json = outcome.result.as_ref().err().map(|e| json!(e).to_string());
-        let perspective = outcome.evidence.get("perspective").and_then(|p| p.as_str()).unwrap_or("local").to_string();
-        q::insert_validation_attempt(&txn, validation_attempt::ActiveModel {
-            challenge_id: Set(chall.id.clone()),
-            perspective: Set(perspective.clone()),
-            result: Set(chall_to.as_str().to_string()),
-            error: Set(error_json.clone()),
-            evidence: Set(outcome.evidence.to_string()),
-            created_at: Set(now),
-            ..Default::default()
-        }).await?;
-        chall.status = ChallengeStatus::Processing.transition(chall_to)
-            .map_err(|e| RaError::Internal(e.to_string()))?.as_str().to_string();
+        let perspective = outcome
+            .evidence
+            .get("perspective")
+            .and_then(|p| p.as_str())
+            .unwrap_or("local")
+            .to_string();
+        q::insert_validation_attempt(
+            &txn,
+            validation_attempt::ActiveModel {
+                challenge_id: Set(chall.id.clone()),
+                perspective: Set(perspective.clone()),
+                result: Set(chall_to.as_str().to_string()),
+                error: Set(error_json.clone()),
+                evidence: Set(outcome.evidence.to_string()),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        chall.status = ChallengeStatus::Processing
+            .transition(chall_to)
+            .map_err(|e| RaError::Internal(e.to_string()))?
+            .as_str()
+            .to_string();
         chall.error = error_json;
         if chall_to == ChallengeStatus::Valid {
             chall.validated = Some(now);
         }
         q::update_challenge(&txn, chall.clone()).await?;
-        let mut authz = q::authorization(&txn, authz_id).await?
+        let mut authz = q::authorization(&txn, authz_id)
+            .await?
             .ok_or_else(|| RaError::Internal(format!("authorization {authz_id} vanished")))?;
         let from: AuthzStatus = parse_status("authorization status", &authz.status)?;
         // The authorization may have been deactivated meanwhile; then the result is kept as
@@ -188,16 +262,26 @@ impl Ra {
             authz.status = authz_to.as_str().to_string();
             if authz_to == AuthzStatus::Valid {
                 // Reuse period: configured, capped by the dated BR maximum (BR 4.2.1).
-                let days = self.config.acme.authz_reuse_days.min(dated::max_dcv_reuse_days(now));
+                let days = self
+                    .config
+                    .acme
+                    .authz_reuse_days
+                    .min(dated::max_dcv_reuse_days(now));
                 authz.expires = now + Duration::days(i64::from(days));
             }
             q::update_authorization(&txn, authz).await?;
         }
-        self.audit(&txn, &Actor::System, "validation.attempt", json!({
-            "challenge": chall.id, "authorization": authz_id, "identifier": identifier,
-            "method": chall.kind, "perspective": perspective, "result": chall_to.as_str(),
-            "error": outcome.result.err(), "evidence": outcome.evidence,
-        })).await?;
+        self.audit(
+            &txn,
+            &Actor::System,
+            "validation.attempt",
+            json!({
+                "challenge": chall.id, "authorization": authz_id, "identifier": identifier,
+                "method": chall.kind, "perspective": perspective, "result": chall_to.as_str(),
+                "error": outcome.result.err(), "evidence": outcome.evidence,
+            }),
+        )
+        .await?;
         for order_id in q::order_ids_for_authz(&txn, authz_id).await? {
             self.refresh_order(&txn, &order_id).await?;
         }

@@ -114,7 +114,10 @@ impl Ra {
     /// Wait (up to `grace`) for background validations and issuances to finish.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.tasks.close();
-        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 pending = self.tasks.len(),
                 "background work still running at shutdown; it will be recovered on next start"

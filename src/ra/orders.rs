@@ -5,8 +5,8 @@ use super::views::{parse_status, OrderView};
 use super::{Ra, RaError, RaResult};
 use crate::audit::Actor;
 use crate::core::{
-    random_id, random_token, AuthzStatus, ChallengeStatus, ChallengeType, FailureKind,
-    Identifier, OrderStatus, Serial, ValidationFailure,
+    random_id, random_token, AuthzStatus, ChallengeStatus, ChallengeType, FailureKind, Identifier,
+    OrderStatus, Serial, ValidationFailure,
 };
 use crate::issuance::{csr, IssuanceRequest};
 use crate::policy::names;
@@ -31,7 +31,9 @@ impl Ra {
         let identifiers = self.check_identifiers(identifiers)?;
         let profile = profile.unwrap_or_else(|| self.config.ca.default_profile.clone());
         if !self.config.ca.profiles.contains_key(&profile) {
-            return Err(RaError::InvalidProfile(format!("unknown profile {profile:?}")));
+            return Err(RaError::InvalidProfile(format!(
+                "unknown profile {profile:?}"
+            )));
         }
         let now = self.clock.now();
         let expires = now + Duration::seconds(self.config.acme.order_lifetime_seconds as i64);
@@ -55,23 +57,31 @@ impl Ra {
                 expires,
                 created_at: now,
             };
-            let challenges = [ChallengeType::Http01, ChallengeType::Dns01, ChallengeType::TlsAlpn01]
-                .into_iter()
-                .map(|kind| challenge::Model {
-                    id: random_id(),
-                    authz_id: authz_id.clone(),
-                    kind: kind.as_str().to_string(),
-                    status: ChallengeStatus::Pending.as_str().to_string(),
-                    token: random_token(),
-                    validated: None,
-                    error: None,
-                    created_at: now,
-                })
-                .collect();
+            let challenges = [
+                ChallengeType::Http01,
+                ChallengeType::Dns01,
+                ChallengeType::TlsAlpn01,
+            ]
+            .into_iter()
+            .map(|kind| challenge::Model {
+                id: random_id(),
+                authz_id: authz_id.clone(),
+                kind: kind.as_str().to_string(),
+                status: ChallengeStatus::Pending.as_str().to_string(),
+                token: random_token(),
+                validated: None,
+                error: None,
+                created_at: now,
+            })
+            .collect();
             q::insert_authorization(&txn, authz, challenges).await?;
             authz_ids.push(authz_id);
         }
-        let status = if all_valid { OrderStatus::Ready } else { OrderStatus::Pending };
+        let status = if all_valid {
+            OrderStatus::Ready
+        } else {
+            OrderStatus::Pending
+        };
         let model = order::Model {
             id: random_id(),
             account_id: account_id.to_string(),
@@ -102,7 +112,9 @@ impl Ra {
     /// client sees every bad name at once (RFC 8555 6.7.1 subproblems).
     fn check_identifiers(&self, identifiers: Vec<Identifier>) -> RaResult<Vec<Identifier>> {
         if identifiers.is_empty() {
-            return Err(RaError::Malformed("an order needs at least one identifier".to_string()));
+            return Err(RaError::Malformed(
+                "an order needs at least one identifier".to_string(),
+            ));
         }
         if identifiers.len() > self.config.acme.max_identifiers {
             return Err(RaError::RejectedIdentifier {
@@ -190,16 +202,24 @@ impl Ra {
         let authzs = q::authorizations_for_order(txn, order_id).await?;
         let mut error = None;
         let to = if m.expires <= now {
-            error = Some(ValidationFailure::new(FailureKind::Unauthorized, "the order expired"));
+            error = Some(ValidationFailure::new(
+                FailureKind::Unauthorized,
+                "the order expired",
+            ));
             OrderStatus::Invalid
-        } else if let Some(bad) = authzs.iter().find(|a| a.status != "valid" && a.status != "pending")
+        } else if let Some(bad) = authzs
+            .iter()
+            .find(|a| a.status != "valid" && a.status != "pending")
         {
             error = Some(ValidationFailure::new(
                 FailureKind::Unauthorized,
                 format!("authorization for {} is {}", bad.identifier, bad.status),
             ));
             OrderStatus::Invalid
-        } else if authzs.iter().all(|a| a.status == "valid" && a.expires > now) {
+        } else if authzs
+            .iter()
+            .all(|a| a.status == "valid" && a.expires > now)
+        {
             OrderStatus::Ready
         } else {
             from
@@ -207,7 +227,8 @@ impl Ra {
         if to == from {
             return Ok(());
         }
-        from.transition(to).map_err(|e| RaError::Internal(e.to_string()))?;
+        from.transition(to)
+            .map_err(|e| RaError::Internal(e.to_string()))?;
         m.status = to.as_str().to_string();
         m.error = error.as_ref().map(|e| json!(e).to_string());
         m.updated_at = now;
@@ -238,7 +259,12 @@ impl Ra {
     /// Finalize (RFC 8555 7.4): check the CSR, reserve the serial (stored before anything is
     /// signed with it, DESIGN invariant 1), move the order to processing and issue in the
     /// background. Waits briefly so fast issuance answers `valid` at once.
-    pub async fn finalize(self: &Arc<Self>, account_id: &str, order_id: &str, csr_der: &[u8]) -> RaResult<OrderView> {
+    pub async fn finalize(
+        self: &Arc<Self>,
+        account_id: &str,
+        order_id: &str,
+        csr_der: &[u8],
+    ) -> RaResult<OrderView> {
         let view = self.order(account_id, order_id).await?;
         if view.status != OrderStatus::Ready {
             return Err(RaError::OrderNotReady(format!(
@@ -289,7 +315,9 @@ impl Ra {
         };
         let ra = Arc::clone(self);
         let (account, order) = (account_id.to_string(), order_id.to_string());
-        let handle = self.tasks.spawn(async move { ra.issue(&account, &order, request).await });
+        let handle = self
+            .tasks
+            .spawn(async move { ra.issue(&account, &order, request).await });
         // Answer with the final state when issuance is quick; otherwise `processing` with
         // Retry-After, and the client polls (RFC 8555 7.4).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
@@ -308,18 +336,26 @@ impl Ra {
         })
         .await;
         let result = match signed {
-            Ok(Ok((issued, request))) => self.record_issued(account_id, order_id, issued, &request).await,
+            Ok(Ok((issued, request))) => {
+                self.record_issued(account_id, order_id, issued, &request)
+                    .await
+            }
             Ok(Err(e)) => Err(RaError::Internal(format!("issuance failed: {e}"))),
             Err(e) => Err(RaError::Internal(format!("issuance task failed: {e}"))),
         };
         match result {
             Ok(()) => {
-                self.metrics.issuance_seconds.observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .issuance_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 tracing::info!(order = %order_id, serial = %serial_hex, "certificate issued");
             }
             Err(e) => {
                 tracing::error!(order = %order_id, serial = %serial_hex, error = %e, "issuance failed");
-                if let Err(e2) = self.fail_issuance(order_id, &serial_hex, &e.to_string()).await {
+                if let Err(e2) = self
+                    .fail_issuance(order_id, &serial_hex, &e.to_string())
+                    .await
+                {
                     tracing::error!(order = %order_id, error = %e2, "could not record issuance failure");
                 }
             }
@@ -382,7 +418,12 @@ impl Ra {
     }
 
     /// Fail a processing order cleanly; the serial stays known (never reused).
-    pub(crate) async fn fail_issuance(&self, order_id: &str, serial_hex: &str, why: &str) -> RaResult<()> {
+    pub(crate) async fn fail_issuance(
+        &self,
+        order_id: &str,
+        serial_hex: &str,
+        why: &str,
+    ) -> RaResult<()> {
         let txn = self.storage.begin().await?;
         if let Some(mut m) = q::order(&txn, order_id).await? {
             if m.status == OrderStatus::Processing.as_str() {

@@ -18,14 +18,20 @@ impl Ra {
         for order in &orders {
             let serials = q::serials_for_order(c, &order.id).await?;
             for s in serials.iter().filter(|s| s.status == "reserved") {
-                self.fail_issuance(&order.id, &s.serial, "issuance interrupted by a restart").await?;
+                self.fail_issuance(&order.id, &s.serial, "issuance interrupted by a restart")
+                    .await?;
             }
             if serials.is_empty() {
-                self.fail_issuance(&order.id, "", "processing order without a serial").await?;
+                self.fail_issuance(&order.id, "", "processing order without a serial")
+                    .await?;
             }
         }
         if !challenges.is_empty() || !orders.is_empty() {
-            tracing::warn!(validations = challenges.len(), orders = orders.len(), "recovered interrupted work");
+            tracing::warn!(
+                validations = challenges.len(),
+                orders = orders.len(),
+                "recovered interrupted work"
+            );
         }
         Ok(())
     }

@@ -30,8 +30,11 @@ impl Ra {
             None => RevocationReason::Unspecified,
             Some(code) => RevocationReason::from_code(code)
                 .filter(|r| r.subscriber_may_choose())
-                .ok_or_else(|| RaError::BadRevocationReason(format!(
-                    "reason code {code} is not allowed; use 0, 1, 3, 4 or 5 (CP 4.9.1)")))?,
+                .ok_or_else(|| {
+                    RaError::BadRevocationReason(format!(
+                        "reason code {code} is not allowed; use 0, 1, 3, 4 or 5 (CP 4.9.1)"
+                    ))
+                })?,
         };
         let serial_hex = serial_of(&req.certificate_der)?;
         let now = self.clock.now();
@@ -39,15 +42,20 @@ impl Ra {
         let mut cert = q::certificate(&txn, &serial_hex)
             .await?
             .filter(|c| c.der == req.certificate_der)
-            .ok_or_else(|| RaError::NotFound("this CA did not issue that certificate".to_string()))?;
+            .ok_or_else(|| {
+                RaError::NotFound("this CA did not issue that certificate".to_string())
+            })?;
         if cert.revoked_at.is_some() {
-            return Err(RaError::AlreadyRevoked("the certificate is already revoked".to_string()));
+            return Err(RaError::AlreadyRevoked(
+                "the certificate is already revoked".to_string(),
+            ));
         }
         let (actor, reason) = match &req.requester {
             RevocationRequester::CertificateKey { spki_der } => {
                 if hex::encode(Sha256::digest(spki_der)) != cert.key_hash {
                     return Err(RaError::Unauthorized(
-                        "the request is not signed by the certificate's key".to_string()));
+                        "the request is not signed by the certificate's key".to_string(),
+                    ));
                 }
                 // Possession of the private key proves it is in the requester's hands: key
                 // compromise (CP 4.9.12).
@@ -63,9 +71,14 @@ impl Ra {
                 if !names.iter().all(|n| held.contains(n)) {
                     return Err(RaError::Unauthorized(
                         "this account did not issue the certificate and does not hold valid \
-                         authorizations for all its names".to_string()));
+                         authorizations for all its names"
+                            .to_string(),
+                    ));
                 }
-                (Actor::Account(account_id.clone()), RevocationReason::CessationOfOperation)
+                (
+                    Actor::Account(account_id.clone()),
+                    RevocationReason::CessationOfOperation,
+                )
             }
         };
         cert.revoked_at = Some(now);

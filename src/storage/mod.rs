@@ -104,6 +104,3 @@ impl Storage {
         let _ = self.read.close().await;
     }
 }
-
-#[cfg(test)]
-mod tests;

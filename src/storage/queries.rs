@@ -9,8 +9,8 @@ use super::StorageError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 type R<T> = Result<T, StorageError>;
@@ -45,11 +45,19 @@ pub async fn update_account<C: ConnectionTrait>(c: &C, m: account::Model) -> R<(
 
 // ---- orders ---------------------------------------------------------------------------------
 
-pub async fn insert_order<C: ConnectionTrait>(c: &C, m: order::Model, authz_ids: &[String]) -> R<()> {
+pub async fn insert_order<C: ConnectionTrait>(
+    c: &C,
+    m: order::Model,
+    authz_ids: &[String],
+) -> R<()> {
     let order_id = m.id.clone();
     order::Entity::insert(m.into_active_model())
         .exec_without_returning(c)
         .await?;
+    // insert_many with no rows would insert one row of defaults (NULLs): skip it.
+    if authz_ids.is_empty() {
+        return Ok(());
+    }
     let links = authz_ids.iter().map(|a| order_authorization::ActiveModel {
         order_id: Set(order_id.clone()),
         authz_id: Set(a.clone()),
@@ -128,6 +136,9 @@ pub async fn insert_authorization<C: ConnectionTrait>(
     authorization::Entity::insert(authz.into_active_model())
         .exec_without_returning(c)
         .await?;
+    if challenges.is_empty() {
+        return Ok(());
+    }
     challenge::Entity::insert_many(challenges.into_iter().map(|m| m.into_active_model()))
         .exec_without_returning(c)
         .await?;
@@ -277,7 +288,10 @@ pub async fn insert_certificate<C: ConnectionTrait>(c: &C, m: certificate::Model
     Ok(())
 }
 
-pub async fn certificate<C: ConnectionTrait>(c: &C, serial_hex: &str) -> R<Option<certificate::Model>> {
+pub async fn certificate<C: ConnectionTrait>(
+    c: &C,
+    serial_hex: &str,
+) -> R<Option<certificate::Model>> {
     Ok(certificate::Entity::find_by_id(serial_hex).one(c).await?)
 }
 

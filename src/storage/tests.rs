@@ -1,1 +1,0 @@
-//! Storage battery: see storage_battery.rs
