@@ -169,7 +169,8 @@ impl Cmd {
 
 /// SIGKILL a whole process group (its leader's pid is the group id, see `process_group(0)`).
 fn kill_group(pgid: u32) {
-    signal(&format!("-KILL -- -{pgid}"));
+    // dash's builtin takes no `--`; a negative pid after the signal names a group.
+    signal(&format!("-KILL -{pgid}"));
 }
 
 /// Send a signal with the shell's `kill` builtin: std has no signal API, this crate avoids

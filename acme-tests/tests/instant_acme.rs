@@ -10,8 +10,8 @@ use acme_tests::{
 };
 use anyhow::{bail, ensure, Context, Result};
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy, RevocationReason, RevocationRequest,
+    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, Order,
+    OrderStatus, RetryPolicy, RevocationReason, RevocationRequest,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -85,7 +85,17 @@ async fn instant_acme_http01_postgres() {
         .or_fail("instant-acme http-01 flow on PostgreSQL");
 }
 
+/// instant-acme's HTTP client has no request timeout of its own; bound the whole flow so a
+/// hung request fails the test instead of hanging CI.
+const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
+
 async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
+    tokio::time::timeout(FLOW_TIMEOUT, flow(rig, solver, hosts))
+        .await
+        .with_context(|| format!("instant-acme flow did not finish within {FLOW_TIMEOUT:?}"))?
+}
+
+async fn flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
     acme_tests::init_crypto();
     let names: Vec<String> = hosts.iter().map(|h| Rig::name(h)).collect();
     let contact = format!("mailto:{CONTACT_EMAIL}");
@@ -113,10 +123,38 @@ async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
         "new order should be pending, is {:?}",
         order.state().status
     );
+    // Kept alive until the order is ready: the CA may fetch (and retry) at any time.
+    let _responder = solve_challenges(rig, &mut order, solver).await?;
 
+    let chain = finalize_and_download(&mut order, &names).await?;
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let label = format!("instant-acme-{solver:?}").to_ascii_lowercase();
+    let verified = openssl_verify_chain(
+        &rig.root_pem(),
+        &chain,
+        &name_refs,
+        rig.scratch_dir(),
+        &label,
+    )
+    .await?;
+    let leaf = CertificateDer::from_pem_file(&verified.leaf_path).context("reading leaf")?;
+    revoke_twice(&account, &leaf).await
+}
+
+/// Answer every authorization with `solver`, wait for the order to become ready, and for
+/// http-01 check that the CA fetched every token. Returns the responder (if any).
+async fn solve_challenges(
+    rig: &Rig,
+    order: &mut Order,
+    solver: Solver,
+) -> Result<Option<Http01Responder>> {
     let responder = match solver {
         Solver::Http01 => Some(Http01Responder::start(rig.server.http01_port()).await?),
         Solver::Dns01 => None,
+    };
+    let kind = match solver {
+        Solver::Http01 => ChallengeType::Http01,
+        Solver::Dns01 => ChallengeType::Dns01,
     };
     let mut tokens = Vec::new();
     let mut authorizations = order.authorizations();
@@ -128,10 +166,6 @@ async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
             authz.identifier(),
             authz.status
         );
-        let kind = match solver {
-            Solver::Http01 => ChallengeType::Http01,
-            Solver::Dns01 => ChallengeType::Dns01,
-        };
         let mut challenge = authz
             .challenge(kind.clone())
             .with_context(|| format!("no {kind:?} challenge offered"))?;
@@ -143,12 +177,13 @@ async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
             }
             None => {
                 let name = format!("_acme-challenge.{}", challenge.identifier());
+                let update = format!(
+                    "zone {}\nupdate add {name} 60 TXT \"{}\"",
+                    acme_tests::ZONE,
+                    key_authorization.dns_value()
+                );
                 rig.bind
-                    .nsupdate(&format!(
-                        "zone {}\nupdate add {name} 60 TXT \"{}\"",
-                        acme_tests::ZONE,
-                        key_authorization.dns_value()
-                    ))
+                    .nsupdate(&update)
                     .await
                     .with_context(|| format!("publishing TXT at {name}"))?;
             }
@@ -178,50 +213,40 @@ async fn full_flow(rig: &Rig, solver: Solver, hosts: &[&str]) -> Result<()> {
             );
         }
     }
+    Ok(responder)
+}
 
+/// Finalize with a fresh P-256 key and an rcgen CSR (no subject, SANs only), then poll
+/// for the certificate and return the PEM chain as served.
+async fn finalize_and_download(order: &mut Order, names: &[String]) -> Result<String> {
     let key = rcgen::KeyPair::generate().context("generating certificate key")?;
-    let mut params = rcgen::CertificateParams::new(names.clone()).context("CSR parameters")?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).context("CSR parameters")?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     let csr = params.serialize_request(&key).context("building CSR")?;
     order.finalize_csr(csr.der()).await.context("finalize")?;
-    let chain = order
+    order
         .poll_certificate(&retry_policy())
         .await
-        .context("downloading certificate")?;
+        .context("downloading certificate")
+}
 
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let label = format!("instant-acme-{solver:?}").to_ascii_lowercase();
-    let verified = openssl_verify_chain(
-        &rig.root_pem(),
-        &chain,
-        &name_refs,
-        rig.scratch_dir(),
-        &label,
-    )
-    .await?;
-
-    // Revoke with the account key (RFC 8555 7.6); then the same request must be refused.
-    let leaf = CertificateDer::from_pem_file(&verified.leaf_path).context("reading leaf")?;
-    account
-        .revoke(&RevocationRequest {
-            certificate: &leaf,
-            reason: Some(RevocationReason::Superseded),
-        })
-        .await
-        .context("revokeCert")?;
-    let again = account
-        .revoke(&RevocationRequest {
-            certificate: &leaf,
-            reason: Some(RevocationReason::Superseded),
-        })
-        .await;
-    match again {
+/// Revoke with the account key (RFC 8555 7.6); the same request again must be refused
+/// with alreadyRevoked, which shows the first revocation was recorded.
+async fn revoke_twice(account: &Account, leaf: &CertificateDer<'_>) -> Result<()> {
+    let request = || RevocationRequest {
+        certificate: leaf,
+        reason: Some(RevocationReason::Superseded),
+    };
+    account.revoke(&request()).await.context("revokeCert")?;
+    match account.revoke(&request()).await {
         Err(instant_acme::Error::Api(problem))
             if problem
                 .r#type
                 .as_deref()
-                .is_some_and(|t| t.ends_with(":alreadyRevoked")) => {}
+                .is_some_and(|t| t.ends_with(":alreadyRevoked")) =>
+        {
+            Ok(())
+        }
         other => bail!("second revocation should fail with alreadyRevoked, got {other:?}"),
     }
-    Ok(())
 }

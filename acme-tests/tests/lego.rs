@@ -158,6 +158,8 @@ async fn dns01_rfc2136(rig: &Rig) -> Result<()> {
         .env("RFC2136_POLLING_INTERVAL", "1")
         .env("RFC2136_TTL", "60")
         .env("RFC2136_DNS_TIMEOUT", "10")
+        // lego solves rfc2136 challenges one after another with this pause (default 60 s).
+        .env("RFC2136_SEQUENCE_INTERVAL", "1")
         .run_ok()
         .await
         .context("lego --dns rfc2136 run")?;
