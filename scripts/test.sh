@@ -90,6 +90,9 @@ cargo build --locked --workspace --all-targets
 . "$ROOT/scripts/pg.sh"
 pg_start
 trap pg_stop EXIT
+# Turn Ctrl-C / SIGTERM into a normal exit so the EXIT trap stops PostgreSQL.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 export HANKO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:${PG_PORT}/hanko_test"
 # With the cluster here, PostgreSQL variants of tests must run, never skip.
 export HANKO_TEST_REQUIRE_POSTGRES=1
