@@ -39,6 +39,23 @@ async fn instant_acme_http01_sqlite_then_graceful_shutdown() {
     full_flow(&rig, Solver::Http01, &["www", "api"])
         .await
         .or_fail("instant-acme http-01 flow on SQLite");
+    // The audit chain written by that traffic verifies end to end (`hanko audit verify`,
+    // read-only beside the running server), and the JSON log carries request ids.
+    let verify =
+        acme_tests::process::Cmd::new(acme_tests::server::hanko_binary().or_fail("locate hanko"))
+            .args(["audit", "verify"])
+            .env("HANKO_STORAGE__DATA_DIR", rig.server.data_dir())
+            .timeout(Duration::from_secs(60))
+            .run_ok()
+            .await
+            .or_fail("hanko audit verify");
+    let text = verify.combined();
+    assert!(text.contains("audit chain intact"), "{text}");
+    let log = std::fs::read_to_string(rig.server.log_path()).expect("server log");
+    assert!(
+        log.contains("\"request_id\""),
+        "JSON log lines carry request ids"
+    );
     // SIGTERM must end the server cleanly (exit status 0) within its grace period.
     let Rig { server, bind } = rig;
     server

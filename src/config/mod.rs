@@ -311,7 +311,12 @@ impl Config {
                 let key = e.path().to_string();
                 let origin = from_env
                     .iter()
-                    .find(|(k, _)| key == **k || key.starts_with(&format!("{k}.")))
+                    .find(|(k, _)| {
+                        // `validation.dns_resolvers[0]` came from the variable that set
+                        // `validation.dns_resolvers`.
+                        key.strip_prefix(k.as_str())
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                    })
                     .map(|(_, var)| format!("environment variable {var}"))
                     .or_else(|| file_name.as_ref().map(|f| format!("config file {f}")))
                     .unwrap_or_else(|| "defaults".to_string());

@@ -106,3 +106,14 @@ fn every_example_config_parses() {
     }
     assert!(seen >= 1, "no example configs in {}", dir.display());
 }
+
+#[test]
+fn bad_list_element_from_environment_names_the_variable() {
+    let text = Config::load_with_env(
+        None,
+        env(&[("HANKO_VALIDATION__DNS_RESOLVERS", "[\"nope\"]")]),
+    )
+    .expect_err("must fail")
+    .to_string();
+    assert!(text.contains("HANKO_VALIDATION__DNS_RESOLVERS"), "{text}");
+}
