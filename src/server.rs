@@ -89,6 +89,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     spawn_nonce_pruning(state.clone());
     let app = router(state.clone())
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
@@ -50,6 +50,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         // RFC 8555 6.3: resources other than directory and newNonce are POST only.
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .fallback(|| async { Problem::not_found("resource") })
+        // A client gets `request_timeout_seconds` for its whole request (slow senders
+        // included) before the server answers 408 and frees the worker; inside `decorate`
+        // so the 408 is a problem document.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.config.server.request_timeout_seconds),
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), decorate));
     Router::new()
         .merge(acme)
@@ -62,7 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Every ACME response carries a fresh nonce (RFC 8555 6.5: required on POST responses and
 /// badNonce errors) and a Link to the directory (7.1).
 async fn decorate(State(state): Shared, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+    let mut res = as_problem(next.run(req).await);
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&state.nonces.issue()) {
         h.insert("replay-nonce", v);
@@ -72,6 +79,31 @@ async fn decorate(State(state): Shared, req: Request, next: Next) -> Response {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// Errors produced below our handlers (axum's body-size and path rejections, the request
+/// timeout) become problem documents too, so every ACME error a client sees is RFC 7807.
+fn as_problem(res: Response) -> Response {
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let detail = match status.as_u16() {
+        408 => "the request took too long",
+        413 => "the request body is too large",
+        415 => "unsupported media type",
+        _ => "the request could not be processed",
+    };
+    let kind = if status.is_server_error() {
+        "serverInternal"
+    } else {
+        "malformed"
+    };
+    Problem::new(status, kind, detail).into_response()
 }
 
 /// Request counts by route template and status for /metrics.
