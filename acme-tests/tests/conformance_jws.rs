@@ -429,11 +429,14 @@ async fn deactivated_account_kid_is_unauthorized() {
         .await
         .or_fail("deactivate")
         .assert_status(200);
+    // RFC 8555 7.3.6: "If a server receives a POST or POST-as-GET from a deactivated
+    // account, it MUST return an error response with status code 401 (Unauthorized) and
+    // type urn:ietf:params:acme:error:unauthorized".
     let rsp = account
         .new_order(&["www.hanko-ci.com"])
         .await
         .or_fail("newOrder");
-    rsp.assert_problem(403, "unauthorized");
+    rsp.assert_problem(401, "unauthorized");
 }
 
 #[tokio::test]
@@ -464,6 +467,37 @@ async fn get_on_post_only_resource_is_405_with_allow_post() {
         let rsp = client.get(&client.url(resource)).await.or_fail("GET");
         rsp.assert_problem(405, "malformed");
         assert_eq!(rsp.header("allow"), Some("POST"), "Allow header:\n{rsp}");
+    }
+}
+
+/// RFC 9110 15.5.6: a 405 answer lists the methods the resource does support in Allow.
+#[tokio::test]
+async fn post_to_get_only_resource_is_405_with_its_allow() {
+    let (server, client) = start().await;
+    let cases = [
+        (server.directory_url(), vec!["GET"]),
+        (client.url("newNonce"), vec!["GET", "HEAD"]),
+    ];
+    for (url, methods) in cases {
+        let jws = new_account_jws(&client, &Key::es256(), |_| {}).await;
+        let rsp = client.post_jws(&url, &jws).await.or_fail("POST");
+        rsp.assert_status(405);
+        let allow: Vec<String> = rsp
+            .header("allow")
+            .unwrap_or_default()
+            .split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .collect();
+        for m in methods {
+            assert!(
+                allow.iter().any(|a| a == m),
+                "405 for POST {url}: Allow must list {m}:\n{rsp}"
+            );
+        }
+        assert!(
+            !allow.iter().any(|a| a == "POST"),
+            "405 for POST {url} must not claim Allow: POST:\n{rsp}"
+        );
     }
 }
 

@@ -13,10 +13,7 @@ async fn start() -> (HankoServer, Account) {
     let client = AcmeClient::connect(&server)
         .await
         .or_fail("fetching the directory");
-    let account = client
-        .create_account(Key::es256())
-        .await
-        .or_fail("account");
+    let account = client.create_account(Key::es256()).await.or_fail("account");
     (server, account)
 }
 
@@ -104,7 +101,11 @@ async fn several_bad_identifiers_give_one_subproblem_each() {
         );
         assert!(sub["detail"].is_string(), "subproblem detail:\n{rsp}");
     }
-    assert_eq!(subs.len(), bad.len(), "only bad names get subproblems:\n{rsp}");
+    assert_eq!(
+        subs.len(),
+        bad.len(),
+        "only bad names get subproblems:\n{rsp}"
+    );
 }
 
 #[tokio::test]
