@@ -236,6 +236,9 @@ async fn account_post_as_get_and_contact_update() {
     rsp.assert_problem(400, "unsupportedContact");
 }
 
+/// An edit of a protected header.
+type HeaderEdit = Box<dyn Fn(&mut serde_json::Map<String, Value>)>;
+
 /// The keyChange request of RFC 8555 7.3.5: outer JWS by the account (kid), payload an inner
 /// JWS by the new key (jwk, no nonce, same url) over {account, oldKey}.
 async fn key_change(account: &Account, new_key: &Key) -> Resp {
@@ -321,7 +324,7 @@ async fn key_change_inner_jws_rules_are_malformed() {
     let new_key = Key::es256();
     let payload = json!({"account": account.kid, "oldKey": account.key.jwk()});
     // (what, inner header edit, signing key)
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Map<String, Value>)>); 3] = [
+    let cases: [(&str, HeaderEdit); 3] = [
         (
             "inner nonce",
             Box::new(|h| {
