@@ -665,7 +665,6 @@ fn oversized_blocking(
     patience: Duration,
 ) -> Result<RawResponse> {
     use rustls::pki_types::pem::PemObject;
-    use std::io::{ErrorKind, Read, Write};
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_file_iter(root)? {
         roots.add(cert?)?;
@@ -677,39 +676,28 @@ fn oversized_blocking(
     .with_root_certificates(roots)
     .with_no_client_auth();
     let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    tcp.set_read_timeout(Some(patience))?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    sock.set_read_timeout(Some(POLL_DEADLINE))?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).context("TLS handshake")?;
+    }
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {JOSE_JSON}\r\n\
          Content-Length: {body_len}\r\nConnection: close\r\n\r\n"
     );
-    let first = body_len.min(16 * 1024);
-    tls.write_all(head.as_bytes())?;
-    tls.write_all(&vec![fill; first])?;
-    tls.flush()?;
-    let mut received = Vec::new();
-    let mut buf = [0u8; 8192];
-    let mut sent_rest = false;
-    loop {
-        match tls.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if sent_rest || !received.is_empty() {
-                    break;
-                }
-                // The server waits for the body: send the rest (it may stop reading).
-                sent_rest = true;
-                tls.sock.set_read_timeout(Some(POLL_DEADLINE))?;
-                let _ = tls.write_all(&vec![fill; body_len - first]);
-                let _ = tls.flush();
-            }
-            // EOF without close_notify, or a reset after the answer: keep what we have.
-            Err(_) if !received.is_empty() => break,
-            Err(e) => return Err(e).context("reading the answer"),
-        }
+    tls_send(&mut conn, &mut sock, head.as_bytes()).context("sending the request head")?;
+    // More than common body limits, far less than the announced length. A server that
+    // stops reading makes later writes fail; that is expected, so write errors are ignored.
+    let first = body_len.min(256 * 1024);
+    let _ = tls_send(&mut conn, &mut sock, &vec![fill; first]);
+    sock.set_read_timeout(Some(patience))?;
+    let (mut received, timed_out) = tls_receive(&mut conn, &mut sock);
+    if timed_out && received.is_empty() {
+        // The server waits for the whole body: send the rest and wait for the answer.
+        sock.set_read_timeout(Some(POLL_DEADLINE))?;
+        let _ = tls_send(&mut conn, &mut sock, &vec![fill; body_len - first]);
+        received = tls_receive(&mut conn, &mut sock).0;
     }
     let text = String::from_utf8_lossy(&received).into_owned();
     let status = text
@@ -718,4 +706,54 @@ fn oversized_blocking(
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("no HTTP status line in {text:?}"))?;
     Ok(RawResponse { status, text })
+}
+
+/// Encrypt and write `data`, without ever reading.
+fn tls_send(
+    conn: &mut rustls::ClientConnection,
+    sock: &mut std::net::TcpStream,
+    mut data: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    while !data.is_empty() {
+        let n = conn.writer().write(data)?;
+        data = &data[n..];
+        while conn.wants_write() {
+            conn.write_tls(sock)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read plaintext until the peer closes, resets, or the socket read times out (then the
+/// flag is true); never writes, so a peer that stopped reading cannot make it fail.
+fn tls_receive(
+    conn: &mut rustls::ClientConnection,
+    sock: &mut std::net::TcpStream,
+) -> (Vec<u8>, bool) {
+    use std::io::{ErrorKind, Read};
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => return (out, false),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return (out, false),
+            }
+        }
+        match conn.read_tls(sock) {
+            Ok(0) => return (out, false),
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    return (out, false);
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (out, true)
+            }
+            Err(_) => return (out, false),
+        }
+    }
 }
