@@ -9,6 +9,7 @@
 //! rerunning: server and BIND logs are attached to start-up errors and printed when a test
 //! panics while they are alive.
 
+pub mod acme_client;
 pub mod bind9;
 pub mod http01;
 pub mod pki;
