@@ -204,7 +204,11 @@ pub async fn orders(
     headers: HeaderMap,
     body: Bytes,
 ) -> Res {
-    let path = format!("/acme/acct/{id}/orders");
+    // The JWS url of a followed `next` link includes the cursor (RFC 8555 6.4, 7.1.2.1).
+    let path = match &query {
+        Some(q) => format!("/acme/acct/{id}/orders?{q}"),
+        None => format!("/acme/acct/{id}/orders"),
+    };
     let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
     authed.require_empty()?;
     if authed.account()?.id != id {

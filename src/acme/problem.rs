@@ -59,14 +59,21 @@ impl Problem {
         )
     }
 
-    pub fn method_not_allowed() -> Problem {
-        let mut p = Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "malformed",
-            "use POST (POST-as-GET for reads, RFC 8555 6.3)",
-        );
-        p.more.allow = Some("POST");
+    /// 405 with the methods the resource does support (RFC 9110 15.5.6).
+    pub fn method_not_allowed(allow: &'static str) -> Problem {
+        let detail = if allow == "POST" {
+            "use POST (POST-as-GET for reads, RFC 8555 6.3)".to_string()
+        } else {
+            format!("this resource supports {allow} only")
+        };
+        let mut p = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "malformed", detail);
+        p.more.allow = Some(allow);
         p
+    }
+
+    /// A deactivated (or revoked) account's key: 401 (RFC 8555 7.3.6).
+    pub fn account_not_valid(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
 
     pub fn unsupported_media_type() -> Problem {
@@ -153,6 +160,7 @@ impl From<RaError> for Problem {
             RaError::Malformed(d) => Problem::malformed(d),
             RaError::Unauthorized(d) => Problem::unauthorized(d),
             RaError::NotFound(d) => Problem::new(S::NOT_FOUND, "malformed", d),
+            RaError::AccountNotValid(d) => Problem::account_not_valid(d),
             RaError::AccountDoesNotExist(d) => {
                 Problem::new(S::BAD_REQUEST, "accountDoesNotExist", d)
             }

@@ -31,10 +31,15 @@ pub type Shared = State<Arc<AppState>>;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let acme = Router::new()
-        .route("/directory", get(handlers::directory))
+        .route(
+            "/directory",
+            get(handlers::directory).fallback(|| async { Problem::method_not_allowed("GET") }),
+        )
         .route(
             "/acme/new-nonce",
-            get(handlers::new_nonce_get).head(handlers::new_nonce_head),
+            get(handlers::new_nonce_get)
+                .head(handlers::new_nonce_head)
+                .fallback(|| async { Problem::method_not_allowed("GET, HEAD") }),
         )
         .route("/acme/new-account", post(handlers::new_account))
         .route("/acme/acct/{id}", post(handlers::account))
@@ -48,7 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/acme/cert/{serial}", post(handlers::certificate))
         .route("/acme/revoke-cert", post(handlers::revoke))
         // RFC 8555 6.3: resources other than directory and newNonce are POST only.
-        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed("POST") })
         .fallback(|| async { Problem::not_found("resource") })
         // A client gets `request_timeout_seconds` for its whole request (slow senders
         // included) before the server answers 408 and frees the worker; inside `decorate`
@@ -239,7 +244,8 @@ async fn account_for_kid(state: &AppState, kid: &str) -> Result<AccountView, Pro
         })?;
     let account = state.ra.account(id).await?;
     if account.status != AccountStatus::Valid {
-        return Err(Problem::unauthorized(format!(
+        // RFC 8555 7.3.6: 401 for requests from a deactivated account.
+        return Err(Problem::account_not_valid(format!(
             "account is {}",
             account.status
         )));

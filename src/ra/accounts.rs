@@ -28,9 +28,16 @@ impl Ra {
     pub async fn new_account(&self, req: NewAccount) -> RaResult<NewAccountOutcome> {
         let existing = q::account_by_thumbprint(self.storage.reader(), &req.key.thumbprint).await?;
         if let Some(existing) = existing {
-            return Ok(NewAccountOutcome::Existing(AccountView::from_model(
-                &existing,
-            )?));
+            let view = AccountView::from_model(&existing)?;
+            // RFC 8555 7.3.6: a deactivated account's key authorizes nothing, newAccount
+            // included.
+            if view.status != AccountStatus::Valid {
+                return Err(RaError::AccountNotValid(format!(
+                    "account is {}",
+                    view.status
+                )));
+            }
+            return Ok(NewAccountOutcome::Existing(view));
         }
         if req.only_return_existing {
             return Err(RaError::AccountDoesNotExist(

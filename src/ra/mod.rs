@@ -38,6 +38,9 @@ pub enum RaError {
     NotFound(String),
     #[error("{0}")]
     AccountDoesNotExist(String),
+    /// The account is deactivated or revoked: its key authorizes nothing (RFC 8555 7.3.6).
+    #[error("{0}")]
+    AccountNotValid(String),
     #[error("{0}")]
     OrderNotReady(String),
     #[error("{0}")]
