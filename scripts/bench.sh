@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Throughput and issuance-latency benchmark of a release hanko, all on 127.0.0.1:
+#   1. a throwaway BIND9 authoritative for hanko-ci.com (every name A 127.0.0.1) and com,
+#      the CA's resolver (like acme-tests/src/bind9.rs, without TSIG: no dns-01 here);
+#   2. `hanko serve` (release) with SQLite in a temporary data directory;
+#   3. wrk against GET /directory and HEAD /acme/new-nonce;
+#   4. issuance_latency (acme-tests/src/bin) for ORDERS sequential http-01 orders.
+# Everything started here is stopped on exit. Results: docs/benchmarks.md.
+#
+#   bash scripts/bench.sh            # WRK_DURATION=10s WRK_CONNECTIONS=32 ORDERS=100 NAMES=1
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+WRK_DURATION=${WRK_DURATION:-10s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
+ORDERS=${ORDERS:-100}
+NAMES=${NAMES:-1}
+ZONE=hanko-ci.com
+
+log() { echo "bench: $*" >&2; }
+
+# ---- build and tools -------------------------------------------------------------------------
+cargo build --release --locked -p hanko -p acme-tests
+HANKO="$TARGET/release/hanko"
+LATENCY="$TARGET/release/issuance_latency"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+for tool in wrk named dig curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || { log "$tool is required"; exit 1; }
+done
+
+# ---- cleanup ---------------------------------------------------------------------------------
+HANKO_PID= NAMED_PID= WORK= DATA=
+cleanup() {
+    local status=$?
+    # Only our own processes, by PID.
+    for pid in $HANKO_PID $NAMED_PID; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in $HANKO_PID $NAMED_PID; do
+        # Bounded: SIGKILL if still there after 10 s.
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ "$status" -ne 0 ]; then
+        [ -n "$DATA" ] && [ -f "$DATA/hanko.log" ] && { log "hanko log (tail):"; tail -n 40 "$DATA/hanko.log" >&2; }
+        [ -n "$WORK" ] && [ -f "$WORK/named.log" ] && { log "named log (tail):"; tail -n 20 "$WORK/named.log" >&2; }
+    fi
+    [ -n "$WORK" ] && rm -rf "$WORK"
+    [ -n "$DATA" ] && rm -rf "$DATA"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port free on 127.0.0.1 now, for TCP (and UDP when asked: DNS needs both).
+free_port() {
+    python3 - "$@" <<'EOF'
+import socket, sys
+udp = "udp" in sys.argv[1:]
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    try:
+        if udp:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", port)); u.close()
+        t.close(); print(port); break
+    except OSError:
+        t.close()
+EOF
+}
+
+# ---- BIND9 -----------------------------------------------------------------------------------
+# AppArmor lets named write under /var/cache/bind but not /tmp (see acme-tests/src/bind9.rs).
+if [ -d /var/cache/bind ] && [ -w /var/cache/bind ]; then
+    WORK=$(mktemp -d /var/cache/bind/hanko-bench-XXXXXX)
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/hanko-bench-bind-XXXXXX")
+fi
+DNS_PORT=$(free_port udp)
+zone_file() {
+    # Short TTLs; apex, ns1 and a wildcard all A 127.0.0.1. `com` is there so CAA lookups
+    # climbing the tree (RFC 8659 3) get NOERROR/NODATA instead of REFUSED.
+    cat <<EOF
+\$ORIGIN $1.
+\$TTL 60
+@ IN SOA ns1.$1. hostmaster.$1. 1 3600 600 86400 60
+@ IN NS ns1.$1.
+ns1 IN A 127.0.0.1
+@ IN A 127.0.0.1
+* IN A 127.0.0.1
+EOF
+}
+zone_file "$ZONE" >"$WORK/$ZONE.zone"
+zone_file com >"$WORK/com.zone"
+cat >"$WORK/named.conf" <<EOF
+options {
+    directory "$WORK";
+    pid-file "$WORK/named.pid";
+    session-keyfile "$WORK/session.key";
+    managed-keys-directory "$WORK";
+    listen-on port $DNS_PORT { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    allow-query { any; };
+    dnssec-validation no;
+    notify no;
+};
+controls { };
+zone "$ZONE" { type primary; file "$WORK/$ZONE.zone"; };
+zone "com" { type primary; file "$WORK/com.zone"; };
+EOF
+# -g: foreground, log to stderr; -4: no IPv6 sockets; -n 1: one worker (2-core machine).
+(cd "$WORK" && exec named -g -4 -n 1 -c "$WORK/named.conf" -p "$DNS_PORT") >"$WORK/named.log" 2>&1 &
+NAMED_PID=$!
+for i in $(seq 150); do
+    if [ -n "$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 +norecurse "$ZONE" SOA 2>/dev/null)" ]; then
+        break
+    fi
+    kill -0 "$NAMED_PID" 2>/dev/null || { log "named exited during start-up"; exit 1; }
+    [ "$i" -eq 150 ] && { log "named not answering after 30 s"; exit 1; }
+    sleep 0.2
+done
+log "BIND9 on 127.0.0.1:$DNS_PORT"
+
+# ---- hanko -----------------------------------------------------------------------------------
+DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-bench-XXXXXX")
+PORT=$(free_port)
+HTTP01_PORT=$(free_port)
+TLSALPN_PORT=$(free_port)
+# Only our settings reach the server, not an operator's HANKO_* from this shell.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
+(
+    cd "$DATA"
+    export HANKO_SERVER__LISTEN="127.0.0.1:$PORT" \
+        HANKO_STORAGE__DATA_DIR="$DATA/data" \
+        HANKO_VALIDATION__HTTP01_PORT="$HTTP01_PORT" \
+        HANKO_VALIDATION__TLSALPN01_PORT="$TLSALPN_PORT" \
+        HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$DNS_PORT\"]" \
+        HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
+        HANKO_LOG__LEVEL=warn
+    exec "$HANKO" serve
+) >"$DATA/hanko.log" 2>&1 &
+HANKO_PID=$!
+BASE="https://127.0.0.1:$PORT"
+ROOT_PEM="$DATA/data/ca/root.pem"
+for i in $(seq 300); do
+    if [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1; then
+        break
+    fi
+    kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
+    [ "$i" -eq 300 ] && { log "hanko not healthy after 60 s"; exit 1; }
+    sleep 0.2
+done
+log "hanko on $BASE (pid $HANKO_PID, http-01 port $HTTP01_PORT)"
+
+# ---- wrk -------------------------------------------------------------------------------------
+# wrk does not verify the server certificate; it only needs TLS to the dev hierarchy.
+echo 'wrk.method = "HEAD"' >"$DATA/head.lua"
+log "wrk GET /directory ($WRK_THREADS threads, $WRK_CONNECTIONS connections, $WRK_DURATION)"
+timeout 120 wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency \
+    "$BASE/directory" | tee "$DATA/wrk-directory.txt"
+log "wrk HEAD /acme/new-nonce"
+timeout 120 wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency \
+    -s "$DATA/head.lua" "$BASE/acme/new-nonce" | tee "$DATA/wrk-nonce.txt"
+
+# ---- issuance latency ------------------------------------------------------------------------
+log "issuance_latency: $ORDERS orders x $NAMES name(s)"
+# The slowest order is bounded by the binary (60 s each, stops after 5 failures); this is
+# the outer bound for the whole run.
+timeout 1800 "$LATENCY" --directory "$BASE/directory" --root "$ROOT_PEM" \
+    --http01-port "$HTTP01_PORT" --orders "$ORDERS" --names "$NAMES" | tee "$DATA/latency.txt"
+
+RSS=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$HANKO_PID/status" 2>/dev/null || echo "n/a")
+# A non-2xx or a socket error in wrk means the figures are not of a healthy server.
+for f in "$DATA/wrk-directory.txt" "$DATA/wrk-nonce.txt"; do
+    if grep -qE 'Non-2xx|Socket errors' "$f"; then
+        log "warning: $(basename "$f"): $(grep -E 'Non-2xx|Socket errors' "$f" | tr -s ' ')"
+    fi
+done
+
+# ---- summary ---------------------------------------------------------------------------------
+wrk_summary() {
+    local rps lat
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$2")
+    lat=$(awk '/Latency Distribution/ {on=1; next} on && /%/ {printf "p%s %s  ", $1, $2} on && !/%/ {on=0}' "$2" | sed 's/%//g')
+    printf '%-28s %10s req/s   %s\n' "$1" "$rps" "$lat"
+}
+echo
+echo "==== hanko benchmark summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)) ===="
+echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION:"
+wrk_summary "  GET  /directory" "$DATA/wrk-directory.txt"
+wrk_summary "  HEAD /acme/new-nonce" "$DATA/wrk-nonce.txt"
+echo
+cat "$DATA/latency.txt"
+echo
+echo "hanko peak RSS (VmHWM): $RSS"
