@@ -163,7 +163,9 @@ impl Ra {
             .filter(|m| m.account_id == account_id)
             .ok_or_else(|| RaError::NotFound(format!("order {order_id} not found")))?;
         let status: OrderStatus = parse_status("order status", &m.status)?;
-        if matches!(status, OrderStatus::Pending | OrderStatus::Ready) {
+        // Decide on a read; take the (single, on SQLite) writer only when the status moves.
+        let (due, _) = self.due_status(self.storage.reader(), &m, status).await?;
+        if due != status {
             let txn = self.storage.begin().await?;
             self.refresh_order(&txn, order_id).await?;
             txn.commit().await.map_err(StorageError::from)?;
@@ -184,6 +186,42 @@ impl Ra {
         OrderView::from_model(&m, authz_ids)
     }
 
+    /// The status a pending/ready order should have now, from its authorizations and expiry
+    /// (RFC 8555 7.1.6), with the error to record when it becomes invalid.
+    async fn due_status<C: sea_orm::ConnectionTrait>(
+        &self,
+        c: &C,
+        m: &order::Model,
+        from: OrderStatus,
+    ) -> RaResult<(OrderStatus, Option<ValidationFailure>)> {
+        if !matches!(from, OrderStatus::Pending | OrderStatus::Ready) {
+            return Ok((from, None));
+        }
+        let now = self.clock.now();
+        if m.expires <= now {
+            let e = ValidationFailure::new(FailureKind::Unauthorized, "the order expired");
+            return Ok((OrderStatus::Invalid, Some(e)));
+        }
+        let authzs = q::authorizations_for_order(c, &m.id).await?;
+        if let Some(bad) = authzs
+            .iter()
+            .find(|a| a.status != "valid" && a.status != "pending")
+        {
+            let e = ValidationFailure::new(
+                FailureKind::Unauthorized,
+                format!("authorization for {} is {}", bad.identifier, bad.status),
+            );
+            return Ok((OrderStatus::Invalid, Some(e)));
+        }
+        if authzs
+            .iter()
+            .all(|a| a.status == "valid" && a.expires > now)
+        {
+            return Ok((OrderStatus::Ready, None));
+        }
+        Ok((from, None))
+    }
+
     /// Recompute a pending/ready order's status from its authorizations and expiry
     /// (RFC 8555 7.1.6) and persist a change with its audit event.
     pub(crate) async fn refresh_order<C: sea_orm::ConnectionTrait>(
@@ -195,35 +233,8 @@ impl Ra {
             return Ok(());
         };
         let from: OrderStatus = parse_status("order status", &m.status)?;
-        if !matches!(from, OrderStatus::Pending | OrderStatus::Ready) {
-            return Ok(());
-        }
         let now = self.clock.now();
-        let authzs = q::authorizations_for_order(txn, order_id).await?;
-        let mut error = None;
-        let to = if m.expires <= now {
-            error = Some(ValidationFailure::new(
-                FailureKind::Unauthorized,
-                "the order expired",
-            ));
-            OrderStatus::Invalid
-        } else if let Some(bad) = authzs
-            .iter()
-            .find(|a| a.status != "valid" && a.status != "pending")
-        {
-            error = Some(ValidationFailure::new(
-                FailureKind::Unauthorized,
-                format!("authorization for {} is {}", bad.identifier, bad.status),
-            ));
-            OrderStatus::Invalid
-        } else if authzs
-            .iter()
-            .all(|a| a.status == "valid" && a.expires > now)
-        {
-            OrderStatus::Ready
-        } else {
-            from
-        };
+        let (to, error) = self.due_status(txn, &m, from).await?;
         if to == from {
             return Ok(());
         }
