@@ -757,3 +757,16 @@ fn tls_receive(
         }
     }
 }
+
+/// A fresh server with default options and a client that has read its directory: the
+/// starting point of every conformance test.
+pub async fn start_default() -> (HankoServer, AcmeClient) {
+    use crate::OrFail;
+    let server = HankoServer::start(crate::server::HankoOptions::default())
+        .await
+        .or_fail("hanko start");
+    let client = AcmeClient::connect(&server)
+        .await
+        .or_fail("fetching the directory");
+    (server, client)
+}

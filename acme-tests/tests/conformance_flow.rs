@@ -8,20 +8,12 @@ use acme_tests::acme_client::{
     b64, csr, json_payload, leaf_der, protected_header, sign_jws, Account, AcmeClient, Key, KeyId,
     Resp,
 };
-use acme_tests::{
-    openssl_verify_chain, HankoOptions, HankoServer, Http01Responder, OrFail, Rig, RigOptions,
-};
+use acme_tests::{openssl_verify_chain, HankoServer, Http01Responder, OrFail, Rig, RigOptions};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 async fn start() -> (HankoServer, AcmeClient) {
-    let server = HankoServer::start(HankoOptions::default())
-        .await
-        .or_fail("hanko start");
-    let client = AcmeClient::connect(&server)
-        .await
-        .or_fail("fetching the directory");
-    (server, client)
+    acme_tests::acme_client::start_default().await
 }
 
 /// A rig (BIND9 + hanko), an account and an http-01 responder on the CA's port.

@@ -6,19 +6,13 @@ use acme_tests::acme_client::{
     b64, json_payload, post_oversized, protected_header, sign_jws, AcmeClient, Key, KeyId, Resp,
     JOSE_JSON,
 };
-use acme_tests::{HankoOptions, HankoServer, OrFail};
+use acme_tests::{HankoServer, OrFail};
 use hmac_free::hs256;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 async fn start() -> (HankoServer, AcmeClient) {
-    let server = HankoServer::start(HankoOptions::default())
-        .await
-        .or_fail("hanko start");
-    let client = AcmeClient::connect(&server)
-        .await
-        .or_fail("fetching the directory");
-    (server, client)
+    acme_tests::acme_client::start_default().await
 }
 
 fn agreed() -> Value {

@@ -2,17 +2,12 @@
 //! black-box: each forbidden identifier must be refused with 400 `rejectedIdentifier`
 //! (RFC 8555 6.7, 7.4), several at once with one subproblem each (RFC 8555 6.7.1).
 
-use acme_tests::acme_client::{Account, AcmeClient, Key, Resp};
-use acme_tests::{HankoOptions, HankoServer, OrFail};
+use acme_tests::acme_client::{Account, Key, Resp};
+use acme_tests::{HankoServer, OrFail};
 use serde_json::{json, Value};
 
 async fn start() -> (HankoServer, Account) {
-    let server = HankoServer::start(HankoOptions::default())
-        .await
-        .or_fail("hanko start");
-    let client = AcmeClient::connect(&server)
-        .await
-        .or_fail("fetching the directory");
+    let (server, client) = acme_tests::acme_client::start_default().await;
     let account = client.create_account(Key::es256()).await.or_fail("account");
     (server, account)
 }
