@@ -56,7 +56,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("connecting to the database (storage.url)")?;
     storage.migrate().await.context("running migrations")?;
     let metrics = Arc::new(Metrics::new());
-    let validator = Arc::new(Validator::new(&config.validation).context("validation setup")?);
+    let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
+    let validator =
+        Arc::new(Validator::new(&config.validation, clock.clone()).context("validation setup")?);
     let (listener_chain, listener_key) = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => (
             std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,
@@ -71,7 +73,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let ra = Ra::new(
         storage.clone(),
         config.clone(),
-        Arc::new(SystemClock),
+        clock,
         validator,
         ca,
         metrics.clone(),

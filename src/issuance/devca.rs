@@ -195,19 +195,14 @@ pub fn listener_certificate(hierarchy: &DevHierarchy) -> Result<(String, String)
     let now = Utc::now();
     let (not_before, not_after) =
         tbs::validity_window(now, BACKDATE_SECONDS, LISTENER_DAYS, info.not_after)?;
-    let subject = tbs::leaf_subject(&spec.sans)?;
-    let extensions =
-        tbs::leaf_extensions(&info.key_identifier, &spki, &spec, subject.0.is_empty())?;
-    let tbs_der = tbs::encode_tbs(TbsFields {
-        serial: &Serial::random(),
-        algorithm: issuer.signer.algorithm(),
-        issuer: info.subject,
-        not_before,
-        not_after,
-        subject,
+    let tbs_der = tbs::leaf_tbs(
+        &info,
+        issuer.signer.algorithm(),
+        &Serial::random(),
         spki,
-        extensions,
-    })?;
+        &spec,
+        (not_before, not_after),
+    )?;
     let der = tbs::sign_certificate(issuer.signer.as_ref(), &tbs_der)?;
     let mut chain = pem(&der)?;
     chain.push_str(&issuer.certificate_pem);

@@ -21,7 +21,7 @@ use der::Decode;
 use signer::Signer;
 use spki::SubjectPublicKeyInfoOwned;
 use std::sync::Arc;
-use tbs::{IssuerInfo, LeafSpec, San, TbsFields};
+use tbs::{IssuerInfo, LeafSpec, San};
 
 /// CP 7.1 (Table 7.1-1): notBefore at most 48 hours before signing.
 const MAX_BACKDATE_SECONDS: u64 = 48 * 3600;
@@ -137,23 +137,14 @@ impl CertificateAuthority {
         )?;
         let sans: Vec<San> = request.names.iter().cloned().map(San::Dns).collect();
         let spec = self.leaf_spec(profile, sans);
-        let subject = tbs::leaf_subject(&spec.sans)?;
-        let extensions = tbs::leaf_extensions(
-            &self.issuer_info.key_identifier,
-            &spki,
-            &spec,
-            subject.0.is_empty(),
-        )?;
-        let tbs_der = tbs::encode_tbs(TbsFields {
-            serial: &request.serial,
-            algorithm: self.issuer.signer.algorithm(),
-            issuer: self.issuer_info.subject.clone(),
-            not_before,
-            not_after,
-            subject,
+        let tbs_der = tbs::leaf_tbs(
+            &self.issuer_info,
+            self.issuer.signer.algorithm(),
+            &request.serial,
             spki,
-            extensions,
-        })?;
+            &spec,
+            (not_before, not_after),
+        )?;
         Ok(PreparedCertificate {
             serial: request.serial.clone(),
             tbs_der,

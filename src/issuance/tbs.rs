@@ -157,6 +157,30 @@ pub(crate) fn encode_tbs(fields: TbsFields<'_>) -> Result<Vec<u8>, IssuanceError
     tbs.to_der().map_err(enc("TBSCertificate"))
 }
 
+/// DER of a leaf (end-entity) TBS under `issuer`: subject from the SANs, the leaf extensions
+/// of `spec`, the issuer's subject bytes unchanged (CP 7.1.4).
+pub(crate) fn leaf_tbs(
+    issuer: &IssuerInfo,
+    algorithm: AlgorithmIdentifierOwned,
+    serial: &Serial,
+    spki: SubjectPublicKeyInfoOwned,
+    spec: &LeafSpec,
+    (not_before, not_after): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<u8>, IssuanceError> {
+    let subject = leaf_subject(&spec.sans)?;
+    let extensions = leaf_extensions(&issuer.key_identifier, &spki, spec, subject.0.is_empty())?;
+    encode_tbs(TbsFields {
+        serial,
+        algorithm,
+        issuer: issuer.subject.clone(),
+        not_before,
+        not_after,
+        subject,
+        spki,
+        extensions,
+    })
+}
+
 /// Sign a TBSCertificate and assemble the Certificate (RFC 5280 4.1.1), keeping the TBS
 /// bytes exactly as given. The signature is verified against the signer's public key
 /// before the certificate is returned, so a faulty signer cannot hand out garbage.

@@ -54,11 +54,7 @@ impl Ra {
             AuthzStatus::Deactivated,
             &Actor::Account(account_id.to_string()),
         )
-        .await
-        .map_err(|e| match e {
-            RaError::Internal(d) => RaError::Malformed(d),
-            other => other,
-        })?;
+        .await?;
         self.authorization(account_id, authz_id).await
     }
 
@@ -73,8 +69,10 @@ impl Ra {
             .await?
             .ok_or_else(|| RaError::NotFound(format!("authorization {authz_id} not found")))?;
         let from: AuthzStatus = parse_status("authorization status", &m.status)?;
+        // A refused transition is the client's request (deactivating an authorization that is
+        // no longer pending or valid); expiry only starts from states that allow it.
         from.transition(to)
-            .map_err(|e| RaError::Internal(e.to_string()))?;
+            .map_err(|e| RaError::Malformed(e.to_string()))?;
         m.status = to.as_str().to_string();
         q::update_authorization(&txn, m).await?;
         self.audit(
@@ -167,7 +165,7 @@ impl Ra {
     pub(crate) fn spawn_validation(self: &Arc<Self>, challenge_id: String) {
         let ra = Arc::clone(self);
         self.tasks.spawn(async move {
-            let Ok(_permit) = ra.validations.clone().acquire_owned().await else { return };
+            // The perspective bounds concurrent validations (`validation.concurrency`).
             if let Err(e) = ra.validate(&challenge_id).await {
                 tracing::error!(challenge = %challenge_id, error = %e, "validation could not be recorded");
             }

@@ -23,7 +23,6 @@ use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError};
 use crate::validation::Validator;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 /// Errors in ACME vocabulary, without HTTP: `acme::problem` is the one place that maps these
@@ -82,8 +81,6 @@ pub struct Ra {
     pub(crate) validator: Arc<Validator>,
     pub(crate) ca: Arc<CertificateAuthority>,
     pub(crate) metrics: Arc<Metrics>,
-    /// Bounds concurrent validations (config `validation.concurrency`).
-    validations: Arc<Semaphore>,
     /// Background work (validations, issuance), awaited on graceful shutdown.
     pub(crate) tasks: TaskTracker,
 }
@@ -97,7 +94,6 @@ impl Ra {
         ca: Arc<CertificateAuthority>,
         metrics: Arc<Metrics>,
     ) -> Arc<Ra> {
-        let validations = Arc::new(Semaphore::new(config.validation.concurrency.max(1)));
         Arc::new(Ra {
             storage,
             config,
@@ -105,7 +101,6 @@ impl Ra {
             validator,
             ca,
             metrics,
-            validations,
             tasks: TaskTracker::new(),
         })
     }

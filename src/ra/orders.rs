@@ -163,13 +163,16 @@ impl Ra {
             .filter(|m| m.account_id == account_id)
             .ok_or_else(|| RaError::NotFound(format!("order {order_id} not found")))?;
         let status: OrderStatus = parse_status("order status", &m.status)?;
-        // Decide on a read; take the (single, on SQLite) writer only when the status moves.
-        let (due, _) = self.due_status(self.storage.reader(), &m, status).await?;
-        if due != status {
-            let txn = self.storage.begin().await?;
-            self.refresh_order(&txn, order_id).await?;
-            txn.commit().await.map_err(StorageError::from)?;
+        let authzs = q::authorizations_for_order(self.storage.reader(), order_id).await?;
+        // Decide on what was read; take the (single, on SQLite) writer only when the status
+        // moves, and re-read only then.
+        let (due, _) = Self::due_status(&m, &authzs, status, self.clock.now());
+        if due == status {
+            return OrderView::from_model(&m, authzs.into_iter().map(|a| a.id).collect());
         }
+        let txn = self.storage.begin().await?;
+        self.refresh_order(&txn, order_id).await?;
+        txn.commit().await.map_err(StorageError::from)?;
         self.load_order(order_id).await
     }
 
@@ -186,23 +189,21 @@ impl Ra {
         OrderView::from_model(&m, authz_ids)
     }
 
-    /// The status a pending/ready order should have now, from its authorizations and expiry
-    /// (RFC 8555 7.1.6), with the error to record when it becomes invalid.
-    async fn due_status<C: sea_orm::ConnectionTrait>(
-        &self,
-        c: &C,
+    /// The status a pending/ready order should have at `now`, from its authorizations and
+    /// expiry (RFC 8555 7.1.6), with the error to record when it becomes invalid.
+    fn due_status(
         m: &order::Model,
+        authzs: &[authorization::Model],
         from: OrderStatus,
-    ) -> RaResult<(OrderStatus, Option<ValidationFailure>)> {
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (OrderStatus, Option<ValidationFailure>) {
         if !matches!(from, OrderStatus::Pending | OrderStatus::Ready) {
-            return Ok((from, None));
+            return (from, None);
         }
-        let now = self.clock.now();
         if m.expires <= now {
             let e = ValidationFailure::new(FailureKind::Unauthorized, "the order expired");
-            return Ok((OrderStatus::Invalid, Some(e)));
+            return (OrderStatus::Invalid, Some(e));
         }
-        let authzs = q::authorizations_for_order(c, &m.id).await?;
         if let Some(bad) = authzs
             .iter()
             .find(|a| a.status != "valid" && a.status != "pending")
@@ -211,15 +212,15 @@ impl Ra {
                 FailureKind::Unauthorized,
                 format!("authorization for {} is {}", bad.identifier, bad.status),
             );
-            return Ok((OrderStatus::Invalid, Some(e)));
+            return (OrderStatus::Invalid, Some(e));
         }
         if authzs
             .iter()
             .all(|a| a.status == "valid" && a.expires > now)
         {
-            return Ok((OrderStatus::Ready, None));
+            return (OrderStatus::Ready, None);
         }
-        Ok((from, None))
+        (from, None)
     }
 
     /// Recompute a pending/ready order's status from its authorizations and expiry
@@ -234,7 +235,8 @@ impl Ra {
         };
         let from: OrderStatus = parse_status("order status", &m.status)?;
         let now = self.clock.now();
-        let (to, error) = self.due_status(txn, &m, from).await?;
+        let authzs = q::authorizations_for_order(txn, order_id).await?;
+        let (to, error) = Self::due_status(&m, &authzs, from, now);
         if to == from {
             return Ok(());
         }

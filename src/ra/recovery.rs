@@ -16,13 +16,11 @@ impl Ra {
         }
         let orders = q::orders_with_status(c, "processing").await?;
         for order in &orders {
+            // finalize stores the order's `processing` status and its reserved serial in one
+            // transaction, so every processing order has one.
             let serials = q::serials_for_order(c, &order.id).await?;
             for s in serials.iter().filter(|s| s.status == "reserved") {
                 self.fail_issuance(&order.id, &s.serial, "issuance interrupted by a restart")
-                    .await?;
-            }
-            if serials.is_empty() {
-                self.fail_issuance(&order.id, "", "processing order without a serial")
                     .await?;
             }
         }

@@ -248,17 +248,6 @@ pub async fn insert_validation_attempt<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn validation_attempts<C: ConnectionTrait>(
-    c: &C,
-    challenge_id: &str,
-) -> R<Vec<validation_attempt::Model>> {
-    Ok(validation_attempt::Entity::find()
-        .filter(validation_attempt::Column::ChallengeId.eq(challenge_id))
-        .order_by_asc(validation_attempt::Column::Id)
-        .all(c)
-        .await?)
-}
-
 // ---- serials and certificates -----------------------------------------------------------------
 
 pub async fn insert_serial<C: ConnectionTrait>(c: &C, m: serial::Model) -> R<()> {

@@ -22,11 +22,11 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use perspective::{Clock, LocalPerspective, LOCAL_PERSPECTIVE_ID};
+pub use perspective::{LocalPerspective, LOCAL_PERSPECTIVE_ID};
 pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
 
 use crate::config::ValidationConfig;
-use crate::core::{ChallengeType, Identifier, ValidationFailure};
+use crate::core::{ChallengeType, Clock, Identifier, ValidationFailure};
 use std::sync::Arc;
 
 /// What a perspective is asked to check.
@@ -73,8 +73,8 @@ pub struct Validator {
 impl Validator {
     /// Builds the local perspective (id `"local"`) as the primary one: its own DNS resolver
     /// from `config.dns_resolvers` and its TLS client settings.
-    pub fn new(config: &ValidationConfig) -> Result<Validator, SetupError> {
-        let local = LocalPerspective::new(config)?;
+    pub fn new(config: &ValidationConfig, clock: Arc<dyn Clock>) -> Result<Validator, SetupError> {
+        let local = LocalPerspective::new(config, clock)?;
         Ok(Validator::with_perspective(Arc::new(local)))
     }
 

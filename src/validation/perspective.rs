@@ -9,17 +9,14 @@ use super::resolve::Dns;
 use super::{dns01, http01, tls, tlsalpn01};
 use super::{Outcome, Perspective, SetupError, ValidationRequest};
 use crate::config::ValidationConfig;
-use crate::core::{ChallengeType, FailureKind, ValidationFailure};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::core::{ChallengeType, Clock, FailureKind, ValidationFailure};
+use chrono::SecondsFormat;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Id of the in-process perspective, recorded in every evidence object.
 pub const LOCAL_PERSPECTIVE_ID: &str = "local";
-
-/// Where evidence timestamps come from (DESIGN invariant 5: time is injected).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// What the method implementations share: settings, DNS and TLS client configurations.
 pub(crate) struct Context {
@@ -34,19 +31,16 @@ pub(crate) struct Context {
 pub struct LocalPerspective {
     id: String,
     context: Context,
-    clock: Clock,
+    /// Evidence timestamps (DESIGN invariant 5: time is injected).
+    clock: Arc<dyn Clock>,
     /// `config.concurrency` validations at once; more wait here.
     slots: Semaphore,
 }
 
 impl LocalPerspective {
-    pub fn new(config: &ValidationConfig) -> Result<LocalPerspective, SetupError> {
-        Self::with_clock(config, Arc::new(Utc::now))
-    }
-
-    pub fn with_clock(
+    pub fn new(
         config: &ValidationConfig,
-        clock: Clock,
+        clock: Arc<dyn Clock>,
     ) -> Result<LocalPerspective, SetupError> {
         let context = Context {
             config: config.clone(),
@@ -63,7 +57,9 @@ impl LocalPerspective {
     }
 
     fn now(&self) -> String {
-        (self.clock)().to_rfc3339_opts(SecondsFormat::Millis, true)
+        self.clock
+            .now()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
     async fn run(

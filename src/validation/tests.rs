@@ -9,12 +9,13 @@ use super::test_support::{
 };
 use super::{Outcome, ValidationRequest, Validator};
 use crate::config::ValidationConfig;
-use crate::core::{ChallengeType, FailureKind, Identifier};
+use crate::core::{ChallengeType, FailureKind, Identifier, SystemClock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 const HOST: &str = "www.hanko-test.com";
 const TOKEN: &str = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA";
@@ -59,7 +60,7 @@ async fn run(
 ) -> Outcome {
     let mut cfg = config(dns);
     adjust(&mut cfg);
-    let validator = Validator::new(&cfg).expect("validator");
+    let validator = Validator::new(&cfg, Arc::new(SystemClock)).expect("validator");
     validator.validate(&request(kind)).await
 }
 
@@ -448,7 +449,7 @@ async fn tlsalpn01_other_alpn_only_fails_handshake() {
 #[tokio::test]
 async fn non_dns_identifier_is_rejected() {
     let dns = dns_server(zone()).await;
-    let validator = Validator::new(&config(dns.addr)).expect("validator");
+    let validator = Validator::new(&config(dns.addr), Arc::new(SystemClock)).expect("validator");
     let mut req = request(ChallengeType::Http01);
     req.identifier = Identifier {
         kind: "ip".to_string(),
@@ -462,5 +463,5 @@ async fn non_dns_identifier_is_rejected() {
 fn validator_builds_outside_a_runtime() {
     // `ra` may build the validator before its runtime starts; nothing here may need one.
     let cfg = config(SocketAddr::from((LOCALHOST, 53)));
-    assert!(Validator::new(&cfg).is_ok());
+    assert!(Validator::new(&cfg, Arc::new(SystemClock)).is_ok());
 }
