@@ -22,7 +22,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 # Debian package names; the binaries the tests call are certbot, lego, named, nsupdate,
 # dig, openssl, softhsm2-util, and PostgreSQL's initdb/pg_ctl/psql.
 PACKAGES=(certbot python3-certbot-dns-rfc2136 lego bind9 bind9-utils bind9-dnsutils
-          postgresql softhsm2 openssl)
+          postgresql softhsm2 openssl python3-venv)
 
 install_packages() {
     local missing=() pkg
@@ -71,6 +71,18 @@ apt_install() {
 }
 
 install_packages
+
+# --- 1b. pkilint, the pre-issuance linter (CP 4.3.1.2), in a virtualenv ------------------
+# Pinned so every machine lints with the same rules; the tests find it through
+# HANKO_TEST_PKILINT_PYTHON.
+PKILINT_VERSION=0.13.3
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/python" -c "import pkilint, sys; from importlib.metadata import version; sys.exit(version('pkilint') != '$PKILINT_VERSION')" 2>/dev/null; then
+    log "installing pkilint $PKILINT_VERSION into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "pkilint==$PKILINT_VERSION"
+fi
+export HANKO_TEST_PKILINT_PYTHON="$VENV/bin/python"
 
 # --- 2. Formatting and lints (fail fast) ---------------------------------------------
 if [ "${HANKO_TEST_SKIP_LINT:-}" != 1 ]; then

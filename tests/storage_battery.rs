@@ -84,6 +84,7 @@ fn acct(id: &str, thumb: &str) -> account::Model {
         terms_version: "v1".into(),
         terms_agreed_at: now,
         created_at: now,
+        organization_id: None,
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Config {
     pub validation: ValidationConfig,
     pub acme: AcmeConfig,
     pub ca: CaConfig,
+    pub hsm: HsmConfig,
+    pub lint: LintConfig,
+    pub ct: CtConfig,
     pub log: LogConfig,
 }
 
@@ -189,6 +192,130 @@ pub struct CaConfig {
     pub crl_base_url: String,
     pub ocsp_url: String,
     pub ca_issuers_url: String,
+    /// The HSM-backed issuing CA (used when `dev_hierarchy` is false): its certificate
+    /// (from `hanko ceremony intermediate`) and the label of its key in the `[hsm]` token.
+    pub issuer: Option<IssuerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// PEM of the issuing CA certificate.
+    pub certificate: PathBuf,
+    /// PKCS#11 CKA_LABEL of the issuing CA's private key.
+    pub key_label: String,
+}
+
+/// The PKCS#11 token holding CA keys (CPS 6.2). The PIN comes from a file or an environment
+/// variable and is never logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HsmConfig {
+    /// Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so).
+    pub module: Option<PathBuf>,
+    /// CKA_LABEL of the token (slot chosen by token label, not by slot number).
+    pub token_label: String,
+    /// File whose first line is the user PIN.
+    pub pin_file: Option<PathBuf>,
+    /// Name of an environment variable holding the user PIN (used if `pin_file` is unset).
+    pub pin_env: Option<String>,
+    /// Sessions kept open for signing.
+    pub sessions: usize,
+}
+
+impl Default for HsmConfig {
+    fn default() -> Self {
+        HsmConfig {
+            module: None,
+            token_label: "hanko".to_string(),
+            pin_file: None,
+            pin_env: None,
+            sessions: 4,
+        }
+    }
+}
+
+/// Pre-issuance linting (CP 4.3.1.2): an external linter kept warm as one worker process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LintConfig {
+    /// `pkilint`, `zlint` or `none` (development only: publicly-trusted profiles refuse it).
+    pub linter: LinterKind,
+    /// Python interpreter of the virtualenv with pkilint installed.
+    pub python: PathBuf,
+    /// zlint binary (when `linter = "zlint"`).
+    pub zlint: Option<PathBuf>,
+    /// Seconds one document may take before the worker is restarted and the lint fails.
+    pub timeout_seconds: u64,
+    /// Findings never to block on, each with the reason it is accepted.
+    pub ignore: Vec<IgnoredLint>,
+}
+
+impl Default for LintConfig {
+    fn default() -> Self {
+        LintConfig {
+            linter: LinterKind::None,
+            python: PathBuf::from("python3"),
+            zlint: None,
+            timeout_seconds: 10,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LinterKind {
+    Pkilint,
+    Zlint,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoredLint {
+    /// The linter's finding code, e.g. `cabf.serverauth.subscriber.common_name_present`.
+    pub code: String,
+    /// Why the CA accepts it (required: an auditor reads this).
+    pub reason: String,
+}
+
+/// Certificate Transparency (CP 4.4.2, RFC 6962).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CtConfig {
+    pub logs: Vec<CtLogConfig>,
+    /// The CT policy: SCTs from at least this many distinct log operators.
+    pub min_distinct_operators: usize,
+    /// Submit the final certificate to the logs afterwards (best effort).
+    pub submit_final: bool,
+}
+
+impl Default for CtConfig {
+    fn default() -> Self {
+        CtConfig {
+            logs: Vec::new(),
+            min_distinct_operators: 2,
+            submit_final: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtLogConfig {
+    pub name: String,
+    /// Submission prefix: `<url>/ct/v1/add-pre-chain` is called.
+    pub url: String,
+    /// The log's public key, base64 DER SubjectPublicKeyInfo (its log id is its SHA-256).
+    pub public_key: String,
+    pub operator: String,
+    #[serde(default = "default_ct_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_ct_timeout_ms() -> u64 {
+    5_000
 }
 
 impl Default for CaConfig {
@@ -204,31 +331,56 @@ impl Default for CaConfig {
             crl_base_url: "http://127.0.0.1:14080/crl".to_string(),
             ocsp_url: "http://127.0.0.1:14080/ocsp".to_string(),
             ca_issuers_url: "http://127.0.0.1:14080/ca/intermediate.der".to_string(),
+            issuer: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A certificate profile (CP 7.1). Profiles are versioned by name: once a profile has been
+/// used, changing its settings under the same name is refused at start (introduce a new
+/// name, e.g. `dv-2027`, and retire the old one by removing it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProfileConfig {
-    /// Validity in days; capped by the dated BR maximum (200 days from 2026-03-15).
+    /// `dv` (2.23.140.1.2.1) or `ov` (2.23.140.1.2.2, subject from the vetted organisation).
+    pub validation: ValidationLevel,
+    /// Validity in days; capped by the dated BR maximum (200 days from 2026-03-15), or for
+    /// a short-lived profile by the short-lived maximum (7 days from 2026-03-15).
     pub validity_days: u32,
+    /// A short-lived certificate profile (BR 7.1.2.7, CP 4.9.1).
+    pub short_lived: bool,
     /// Seconds notBefore is backdated, to tolerate client clock skew (CP 7.1: ≤ 48 h).
     pub backdate_seconds: u64,
     /// Also assert clientAuth in EKU.
     pub client_auth: bool,
+    /// Include subjectKeyIdentifier (optional for subscriber certificates, BR 7.1.2.7.6).
+    pub subject_key_identifier: bool,
+    /// Issued under a publicly-trusted hierarchy: refuses to run on a software key, without
+    /// a linter, or without CT logs (CPS 6.2, CP 4.3.1.2, 4.4.2).
+    pub publicly_trusted: bool,
     pub description: String,
 }
 
 impl Default for ProfileConfig {
     fn default() -> Self {
         ProfileConfig {
+            validation: ValidationLevel::Dv,
             validity_days: 90,
+            short_lived: false,
             backdate_seconds: 3600,
             client_auth: false,
+            subject_key_identifier: true,
+            publicly_trusted: false,
             description: "Domain-validated TLS server certificate".to_string(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationLevel {
+    Dv,
+    Ov,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -62,6 +62,7 @@ impl Ra {
             terms_version: self.config.acme.terms_version.clone(),
             terms_agreed_at: now,
             created_at: now,
+            organization_id: None,
         };
         let txn = self.storage.begin().await?;
         q::insert_account(&txn, model.clone()).await?;

@@ -14,6 +14,8 @@ pub struct Model {
     pub terms_version: String,
     pub terms_agreed_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// The vetted organisation this account may request OV certificates for (CP 3.2.2.1).
+    pub organization_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
