@@ -78,6 +78,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ca,
         metrics.clone(),
     );
+    ra.sync_profiles()
+        .await
+        .context("reconciling certificate profiles (ca.profiles)")?;
     ra.recover().await.context("recovering interrupted work")?;
     let state = Arc::new(AppState {
         ra: ra.clone(),

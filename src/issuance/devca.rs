@@ -187,10 +187,13 @@ pub fn listener_certificate(hierarchy: &DevHierarchy) -> Result<(String, String)
             San::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
         ],
         client_auth: false,
+        organization: None,
         policy: None,
+        subject_key_identifier: true,
         crl_url: None,
         ocsp_url: None,
         ca_issuers_url: None,
+        ct: tbs::CtMarker::None,
     };
     let now = Utc::now();
     let (not_before, not_after) =

@@ -13,7 +13,7 @@ mod test_support;
 mod tests;
 mod verify;
 
-use crate::config::{CaConfig, ProfileConfig};
+use crate::config::{CaConfig, ProfileConfig, ValidationLevel};
 use crate::core::Serial;
 use chrono::{DateTime, Utc};
 use der::asn1::ObjectIdentifier;
@@ -21,7 +21,8 @@ use der::Decode;
 use signer::Signer;
 use spki::SubjectPublicKeyInfoOwned;
 use std::sync::Arc;
-use tbs::{IssuerInfo, LeafSpec, San};
+pub use tbs::OrganizationSubject;
+use tbs::{CtMarker, IssuerInfo, LeafSpec, San};
 
 /// CP 7.1 (Table 7.1-1): notBefore at most 48 hours before signing.
 const MAX_BACKDATE_SECONDS: u64 = 48 * 3600;
@@ -36,6 +37,9 @@ pub enum IssuanceError {
     Signing(#[from] signer::SignerError),
     #[error("issuer: {0}")]
     Issuer(String),
+    /// The order does not meet the profile (e.g. OV without a vetted organisation).
+    #[error("profile: {0}")]
+    Profile(String),
 }
 
 /// An issuing CA certificate and the key that signs under it.
@@ -56,6 +60,8 @@ pub struct IssuanceRequest {
     /// DER SubjectPublicKeyInfo from the CSR (already through key policy).
     pub public_key_der: Vec<u8>,
     pub profile: String,
+    /// The vetted organisation for an OV profile (from the RA's records, never the CSR).
+    pub organization: Option<OrganizationSubject>,
 }
 
 /// A to-be-signed certificate. Only `CertificateAuthority::issue` consumes it, so nothing
@@ -112,6 +118,40 @@ impl CertificateAuthority {
         })
     }
 
+    /// CPS 6.2, CP 4.3.1.2, 4.4.2: a publicly-trusted profile runs only on an HSM-backed
+    /// key, with pre-issuance linting and with CT logs able to meet the CT policy. Checked at
+    /// start, so a misconfigured CA refuses to run rather than issue outside its policy.
+    pub fn check_publicly_trusted(
+        &self,
+        linter_enabled: bool,
+        ct_ready: bool,
+    ) -> Result<(), IssuanceError> {
+        let trusted = self
+            .config
+            .profiles
+            .iter()
+            .filter(|(_, p)| p.publicly_trusted);
+        for (name, _) in trusted {
+            let refuse = |why: &str| {
+                Err(IssuanceError::Issuer(format!(
+                    "profile {name:?} is publicly trusted, but {why}"
+                )))
+            };
+            if !self.issuer.signer.is_hardware_backed() {
+                return refuse("the issuing key is a software key, not an HSM key (CPS 6.2)");
+            }
+            if !linter_enabled {
+                return refuse("no linter is configured (lint.linter; CP 4.3.1.2)");
+            }
+            if !ct_ready {
+                return refuse(
+                    "the CT logs configured cannot meet the CT policy (ct.logs; CP 4.4.2)",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Build the TBS for `request` under its profile at `now` (validity from the profile,
     /// capped by the dated BR maximum and the issuer's notAfter).
     pub fn prepare(
@@ -123,12 +163,27 @@ impl CertificateAuthority {
         if request.names.is_empty() {
             return Err(IssuanceError::Encoding("no names to certify".to_string()));
         }
+        // CP Table 7.1-1: an OV subject carries the vetted organisation; a DV subject must not.
+        let organization = match (profile.validation, &request.organization) {
+            (ValidationLevel::Ov, Some(org)) => Some(org.clone()),
+            (ValidationLevel::Ov, None) => {
+                return Err(IssuanceError::Profile(format!(
+                    "profile {:?} is OV: the account has no vetted organisation",
+                    request.profile
+                )))
+            }
+            (ValidationLevel::Dv, _) => None,
+        };
         let spki = SubjectPublicKeyInfoOwned::from_der(&request.public_key_der)
             .map_err(|e| IssuanceError::Encoding(format!("public key: {e}")))?;
-        // BR 6.3.2 via the dated table: the profile may ask for less, never for more.
-        let days = profile
-            .validity_days
-            .min(crate::policy::dated::max_subscriber_validity_days(now));
+        // BR 6.3.2 via the dated table (and BR 1.6.1 "short-lived" for those profiles): the
+        // profile may ask for less, never for more.
+        let cap = if profile.short_lived {
+            crate::policy::dated::max_short_lived_days(now)
+        } else {
+            crate::policy::dated::max_subscriber_validity_days(now)
+        };
+        let days = profile.validity_days.min(cap);
         let (not_before, not_after) = tbs::validity_window(
             now,
             profile.backdate_seconds,
@@ -136,7 +191,7 @@ impl CertificateAuthority {
             self.issuer_info.not_after,
         )?;
         let sans: Vec<San> = request.names.iter().cloned().map(San::Dns).collect();
-        let spec = self.leaf_spec(profile, sans);
+        let spec = self.leaf_spec(profile, sans, organization);
         let tbs_der = tbs::leaf_tbs(
             &self.issuer_info,
             self.issuer.signer.algorithm(),
@@ -179,11 +234,22 @@ impl CertificateAuthority {
             .ok_or_else(|| IssuanceError::UnknownProfile(name.to_string()))
     }
 
-    fn leaf_spec(&self, profile: &ProfileConfig, sans: Vec<San>) -> LeafSpec {
+    fn leaf_spec(
+        &self,
+        profile: &ProfileConfig,
+        sans: Vec<San>,
+        organization: Option<OrganizationSubject>,
+    ) -> LeafSpec {
+        let reserved = match profile.validation {
+            ValidationLevel::Dv => tbs::DV_POLICY,
+            ValidationLevel::Ov => tbs::OV_POLICY,
+        };
         LeafSpec {
             sans,
             client_auth: profile.client_auth,
-            policy: Some((self.policy_oid, self.config.cps_uri.clone())),
+            organization,
+            policy: Some((reserved, self.policy_oid, self.config.cps_uri.clone())),
+            subject_key_identifier: profile.subject_key_identifier,
             // TODO(#4): the certificate's CRL shard instead of a single CRL.
             crl_url: Some(format!(
                 "{}/0.crl",
@@ -191,6 +257,7 @@ impl CertificateAuthority {
             )),
             ocsp_url: Some(self.config.ocsp_url.clone()),
             ca_issuers_url: Some(self.config.ca_issuers_url.clone()),
+            ct: CtMarker::None,
         }
     }
 }

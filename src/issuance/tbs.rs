@@ -9,6 +9,8 @@ use crate::core::Serial;
 use chrono::{DateTime, Utc};
 use const_oid::db::rfc4519::{
     COMMON_NAME as ID_AT_COMMON_NAME, COUNTRY_NAME as ID_AT_COUNTRY_NAME,
+    LOCALITY_NAME as ID_AT_LOCALITY_NAME, ORGANIZATION_NAME as ID_AT_ORGANIZATION_NAME,
+    ST as ID_AT_STATE_OR_PROVINCE_NAME,
 };
 use const_oid::db::rfc5280::{
     ID_AD_CA_ISSUERS, ID_AD_OCSP, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, ID_QT_CPS,
@@ -36,8 +38,18 @@ use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
-/// CA/Browser Forum reserved policy identifier for domain-validated TLS (BR 7.1.6.1).
+/// CA/Browser Forum reserved policy identifiers (BR 7.1.6.1): domain-validated and
+/// organization-validated TLS.
 pub(crate) const DV_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.140.1.2.1");
+pub(crate) const OV_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.140.1.2.2");
+/// RFC 6962 3.1: the precertificate poison extension (critical, value ASN.1 NULL).
+pub(crate) const CT_POISON: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+/// RFC 6962 3.3: the embedded SignedCertificateTimestampList extension.
+pub(crate) const CT_SCT_LIST: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+/// The DER of ASN.1 NULL, the poison extension's whole value (RFC 6962 3.1: "05 00").
+const NULL_DER: [u8; 2] = [0x05, 0x00];
 /// anyPolicy (RFC 5280 4.2.1.4), asserted by the development intermediate only.
 const ANY_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.32.0");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -105,17 +117,41 @@ pub(crate) enum San {
     Ip(IpAddr),
 }
 
+/// The vetted organisation identity of an OV subject (CP 3.2.2.1, Table 7.1-1): it comes
+/// from the RA's vetted record, never from the CSR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationSubject {
+    pub country: String,
+    pub state: String,
+    pub locality: String,
+    pub organization: String,
+}
+
+/// Certificate Transparency marker of a leaf TBS (RFC 6962 3.1, 3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CtMarker {
+    /// No CT (development profiles without logs).
+    None,
+    /// A precertificate: the critical poison extension.
+    Poison,
+}
+
 /// The extension choices of an end-entity certificate.
 #[derive(Clone, Debug)]
 pub(crate) struct LeafSpec {
     pub sans: Vec<San>,
     pub client_auth: bool,
-    /// (CP OID, CPS URI) for certificatePolicies after the DV reserved OID; None omits the
+    /// Subject organisation attributes for OV; None for DV (CN only).
+    pub organization: Option<OrganizationSubject>,
+    /// (reserved CA/B Forum OID, CP OID, CPS URI) for certificatePolicies; None omits the
     /// extension (listener certificate, which is outside the CP's subscriber profile).
-    pub policy: Option<(ObjectIdentifier, String)>,
+    pub policy: Option<(ObjectIdentifier, ObjectIdentifier, String)>,
+    /// subjectKeyIdentifier is optional for subscriber certificates (BR 7.1.2.7.6).
+    pub subject_key_identifier: bool,
     pub crl_url: Option<String>,
     pub ocsp_url: Option<String>,
     pub ca_issuers_url: Option<String>,
+    pub ct: CtMarker,
 }
 
 /// Which development CA certificate to build.
@@ -167,7 +203,7 @@ pub(crate) fn leaf_tbs(
     spec: &LeafSpec,
     (not_before, not_after): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Vec<u8>, IssuanceError> {
-    let subject = leaf_subject(&spec.sans)?;
+    let subject = leaf_subject(&spec.sans, spec.organization.as_ref())?;
     let extensions = leaf_extensions(&issuer.key_identifier, &spki, spec, subject.0.is_empty())?;
     encode_tbs(TbsFields {
         serial,
@@ -293,18 +329,31 @@ pub(crate) fn build_name(attrs: &[(ObjectIdentifier, &str)]) -> Result<Name, Iss
     Ok(RdnSequence(rdns))
 }
 
-/// The subscriber subject: CN = the first DNS SAN that fits ub-common-name, as a
-/// character-for-character copy (CP 7.1.4). Empty only if no SAN fits, in which case the
-/// SAN extension becomes critical (RFC 5280 4.2.1.6).
-pub(crate) fn leaf_subject(sans: &[San]) -> Result<Name, IssuanceError> {
+/// The subscriber subject: for OV the vetted C, ST, L, O (in the order of BR 7.1.2.7.4;
+/// never OU, CP Table 7.1-1), then CN = the first DNS SAN that fits ub-common-name, as a
+/// character-for-character copy (CP 7.1.4). Empty only for DV when no SAN fits, in which
+/// case the SAN extension becomes critical (RFC 5280 4.2.1.6).
+pub(crate) fn leaf_subject(
+    sans: &[San],
+    organization: Option<&OrganizationSubject>,
+) -> Result<Name, IssuanceError> {
     let cn = sans.iter().find_map(|san| match san {
         San::Dns(name) if name.len() <= MAX_CN_LEN => Some(name.as_str()),
         _ => None,
     });
-    match cn {
-        Some(cn) => build_name(&[(ID_AT_COMMON_NAME, cn)]),
-        None => Ok(RdnSequence(Vec::new())),
+    let mut attrs: Vec<(ObjectIdentifier, &str)> = Vec::new();
+    if let Some(org) = organization {
+        attrs.extend([
+            (ID_AT_COUNTRY_NAME, org.country.as_str()),
+            (ID_AT_STATE_OR_PROVINCE_NAME, org.state.as_str()),
+            (ID_AT_LOCALITY_NAME, org.locality.as_str()),
+            (ID_AT_ORGANIZATION_NAME, org.organization.as_str()),
+        ]);
     }
+    if let Some(cn) = cn {
+        attrs.push((ID_AT_COMMON_NAME, cn));
+    }
+    build_name(&attrs)
 }
 
 fn extension<T: Encode + const_oid::AssociatedOid>(
@@ -354,36 +403,43 @@ fn san_general_names(sans: &[San]) -> Result<Vec<GeneralName>, IssuanceError> {
         .collect()
 }
 
-fn policies(policy: &Option<(ObjectIdentifier, String)>) -> Result<Extension, IssuanceError> {
+fn policies(
+    (reserved, cp_oid, cps_uri): &(ObjectIdentifier, ObjectIdentifier, String),
+) -> Result<Extension, IssuanceError> {
     // BR 7.1.2.7.9: the reserved identifier comes first; the CP OID carries the CPS URI
     // qualifier (CP 7.1.6.4).
-    let mut list = vec![PolicyInformation {
-        policy_identifier: DV_POLICY,
-        policy_qualifiers: None,
-    }];
-    if let Some((oid, cps_uri)) = policy {
-        let qualifier = Any::encode_from(&Ia5String::new(cps_uri).map_err(enc("CPS URI"))?)
-            .map_err(enc("CPS URI"))?;
-        list.push(PolicyInformation {
-            policy_identifier: *oid,
+    let qualifier = Any::encode_from(&Ia5String::new(cps_uri).map_err(enc("CPS URI"))?)
+        .map_err(enc("CPS URI"))?;
+    let list = vec![
+        PolicyInformation {
+            policy_identifier: *reserved,
+            policy_qualifiers: None,
+        },
+        PolicyInformation {
+            policy_identifier: *cp_oid,
             policy_qualifiers: Some(vec![PolicyQualifierInfo {
                 policy_qualifier_id: ID_QT_CPS,
                 qualifier: Some(qualifier),
             }]),
-        });
-    }
+        },
+    ];
     extension(&CertificatePolicies(list), false)
 }
 
-/// Extensions of an end-entity certificate in a fixed order (CP Table 7.1-1): AKI, SKI,
-/// KU, EKU, basicConstraints, certificatePolicies, CRLDP, AIA, SAN.
+/// Extensions of an end-entity certificate in a fixed order (CP Table 7.1-1): AKI, SKI
+/// (optional), KU, EKU, basicConstraints, certificatePolicies, CRLDP, AIA, SAN, and last the
+/// CT poison of a precertificate (whose place the SCT list takes in the final certificate,
+/// RFC 6962 3.1).
 pub(crate) fn leaf_extensions(
     issuer_key_id: &[u8],
     spki: &SubjectPublicKeyInfoOwned,
     spec: &LeafSpec,
     subject_is_empty: bool,
 ) -> Result<Vec<Extension>, IssuanceError> {
-    let mut exts = vec![aki(issuer_key_id)?, ski(spki)?];
+    let mut exts = vec![aki(issuer_key_id)?];
+    if spec.subject_key_identifier {
+        exts.push(ski(spki)?);
+    }
     // BR 7.1.2.7.11: keyEncipherment only for RSA keys (RSA key transport); critical.
     let mut usage = KeyUsages::DigitalSignature.into();
     if spki.algorithm.oid == RSA_ENCRYPTION {
@@ -400,8 +456,8 @@ pub(crate) fn leaf_extensions(
         path_len_constraint: None,
     };
     exts.push(extension(&bc, true)?);
-    if spec.policy.is_some() {
-        exts.push(policies(&spec.policy)?);
+    if let Some(policy) = &spec.policy {
+        exts.push(policies(policy)?);
     }
     if let Some(url) = &spec.crl_url {
         let dp = DistributionPoint {
@@ -428,7 +484,39 @@ pub(crate) fn leaf_extensions(
     }
     let sans = san_general_names(&spec.sans)?;
     exts.push(extension(&SubjectAltName(sans), subject_is_empty)?);
+    if spec.ct == CtMarker::Poison {
+        exts.push(Extension {
+            extn_id: CT_POISON,
+            critical: true,
+            extn_value: OctetString::new(NULL_DER.to_vec()).map_err(enc("CT poison"))?,
+        });
+    }
     Ok(exts)
+}
+
+/// The final certificate's TBS from the precertificate's (RFC 6962 3.1): the same bytes for
+/// every field, with the poison extension replaced at its position by the non-critical SCT
+/// list extension whose extnValue contents are `sct_list_value` (an OCTET STRING holding the
+/// TLS-encoded list, RFC 6962 3.3).
+pub(crate) fn final_tbs_from_precertificate(
+    precert_tbs_der: &[u8],
+    sct_list_value: &[u8],
+) -> Result<Vec<u8>, IssuanceError> {
+    let mut tbs = TbsCertificate::from_der(precert_tbs_der).map_err(enc("precertificate TBS"))?;
+    let exts = tbs
+        .extensions
+        .as_mut()
+        .ok_or_else(|| IssuanceError::Encoding("precertificate has no extensions".into()))?;
+    let poison = exts
+        .iter_mut()
+        .find(|e| e.extn_id == CT_POISON)
+        .ok_or_else(|| IssuanceError::Encoding("precertificate has no poison".into()))?;
+    *poison = Extension {
+        extn_id: CT_SCT_LIST,
+        critical: false,
+        extn_value: OctetString::new(sct_list_value.to_vec()).map_err(enc("SCT list"))?,
+    };
+    tbs.to_der().map_err(enc("final TBS"))
 }
 
 /// Extensions of a development CA certificate (BR 7.1.2.1 root, 7.1.2.10 subordinate),
@@ -512,9 +600,9 @@ mod tests {
     fn long_first_name_moves_cn_to_a_short_one_or_empties_subject() {
         let long = format!("{}.example.com", "a".repeat(60));
         let sans = vec![San::Dns(long.clone()), San::Dns("b.example.com".into())];
-        let subject = leaf_subject(&sans).expect("subject");
+        let subject = leaf_subject(&sans, None).expect("subject");
         assert_eq!(subject.to_string(), "CN=b.example.com");
-        let subject = leaf_subject(&[San::Dns(long)]).expect("subject");
+        let subject = leaf_subject(&[San::Dns(long)], None).expect("subject");
         assert!(subject.0.is_empty());
     }
 }

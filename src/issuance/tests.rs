@@ -3,7 +3,7 @@
 
 use super::test_support::*;
 use super::*;
-use crate::config::ProfileConfig;
+use crate::config::{ProfileConfig, ValidationLevel};
 use chrono::TimeZone;
 use std::path::Path;
 use x509_parser::extensions::ParsedExtension;
@@ -40,6 +40,7 @@ fn request(names: &[&str], public_key_der: Vec<u8>, profile: &str) -> IssuanceRe
         names: strings(names),
         public_key_der,
         profile: profile.to_string(),
+        organization: None,
     }
 }
 
@@ -69,6 +70,7 @@ fn issues_a_dv_certificate_that_openssl_verifies() {
         names: checked.names.clone(),
         public_key_der: checked.public_key_der.clone(),
         profile: "dv".to_string(),
+        organization: None,
     };
     let now = Utc::now();
     let prepared = ca.prepare(&req, now).expect("prepare");
@@ -287,4 +289,133 @@ fn new_refuses_a_signer_that_does_not_match_the_issuer() {
         CertificateAuthority::new(&CaConfig::default(), issuer),
         Err(IssuanceError::Issuer(_))
     ));
+}
+
+fn org() -> OrganizationSubject {
+    OrganizationSubject {
+        country: "JP".to_string(),
+        state: "Tokyo".to_string(),
+        locality: "Chiyoda-ku".to_string(),
+        organization: "Hanko Test KK".to_string(),
+    }
+}
+
+fn profiles_config() -> CaConfig {
+    let mut config = CaConfig::default();
+    config.profiles.insert(
+        "ov".to_string(),
+        ProfileConfig {
+            validation: ValidationLevel::Ov,
+            subject_key_identifier: false,
+            ..ProfileConfig::default()
+        },
+    );
+    config.profiles.insert(
+        "short".to_string(),
+        ProfileConfig {
+            validity_days: 30,
+            short_lived: true,
+            ..ProfileConfig::default()
+        },
+    );
+    config
+}
+
+#[test]
+fn ov_profile_takes_the_vetted_organisation_and_the_ov_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hierarchy = devca::load_or_create(dir.path()).expect("hierarchy");
+    let config = profiles_config();
+    let ca = authority(&hierarchy, &config);
+    let mut req = request(
+        &["www.example.com", "example.com"],
+        p256_key().spki_der,
+        "ov",
+    );
+    // CP 3.2.2.1: no vetted organisation, no OV certificate.
+    assert!(matches!(
+        ca.prepare(&req, Utc::now()),
+        Err(IssuanceError::Profile(_))
+    ));
+    req.organization = Some(org());
+    let issued = ca
+        .issue(ca.prepare(&req, Utc::now()).expect("prepare"))
+        .expect("issue");
+    let (_, leaf) = parse_x509_certificate(&issued.der).expect("parse");
+    // BR 7.1.2.7.4 order; CN is the first SAN, character for character; no OU.
+    assert_eq!(
+        leaf.subject().to_string(),
+        "C=JP, ST=Tokyo, L=Chiyoda-ku, O=Hanko Test KK, CN=www.example.com"
+    );
+    let policies: Vec<String> = leaf
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::CertificatePolicies(p) => Some(
+                p.iter()
+                    .map(|p| p.policy_id.to_id_string())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .expect("policies");
+    assert_eq!(policies, vec!["2.23.140.1.2.2", config.policy_oid.as_str()]);
+    // This profile leaves out the optional SKI (BR 7.1.2.7.6).
+    assert!(!extension_list(&leaf)
+        .iter()
+        .any(|(oid, _)| oid == "2.5.29.14"));
+}
+
+#[test]
+fn dv_profile_ignores_an_organisation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hierarchy = devca::load_or_create(dir.path()).expect("hierarchy");
+    let ca = authority(&hierarchy, &profiles_config());
+    let mut req = request(&["example.com"], p256_key().spki_der, "dv");
+    req.organization = Some(org());
+    let issued = ca
+        .issue(ca.prepare(&req, Utc::now()).expect("prepare"))
+        .expect("issue");
+    let (_, leaf) = parse_x509_certificate(&issued.der).expect("parse");
+    assert_eq!(leaf.subject().to_string(), "CN=example.com");
+}
+
+#[test]
+fn short_lived_validity_follows_the_dated_table_on_both_sides_of_2026_03_15() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hierarchy = devca::load_or_create(dir.path()).expect("hierarchy");
+    let ca = authority(&hierarchy, &profiles_config());
+    let req = request(&["example.com"], p256_key().spki_der, "short");
+    let span = |at: DateTime<Utc>| {
+        let p = ca.prepare(&req, at).expect("prepare");
+        (p.not_after - p.not_before).num_seconds() + 1
+    };
+    let before = Utc
+        .with_ymd_and_hms(2026, 3, 14, 23, 59, 59)
+        .single()
+        .expect("date");
+    let from = Utc
+        .with_ymd_and_hms(2026, 3, 15, 0, 0, 0)
+        .single()
+        .expect("date");
+    // BR: short-lived is ≤ 10 days before 2026-03-15 and ≤ 7 days from then on.
+    assert_eq!(span(before), 10 * 86_400);
+    assert_eq!(span(from), 7 * 86_400);
+}
+
+#[test]
+fn publicly_trusted_profiles_refuse_a_software_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hierarchy = devca::load_or_create(dir.path()).expect("hierarchy");
+    let mut config = CaConfig::default();
+    let ca = authority(&hierarchy, &config);
+    assert!(ca.check_publicly_trusted(false, false).is_ok());
+    if let Some(p) = config.profiles.get_mut("dv") {
+        p.publicly_trusted = true;
+    }
+    let ca = authority(&hierarchy, &config);
+    let err = ca
+        .check_publicly_trusted(true, true)
+        .expect_err("software key");
+    assert!(err.to_string().contains("software key"), "{err}");
 }

@@ -7,6 +7,8 @@
 mod accounts;
 mod authz;
 mod orders;
+pub mod organizations;
+mod profiles;
 mod recovery;
 mod revoke;
 mod views;

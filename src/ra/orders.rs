@@ -4,6 +4,7 @@
 use super::views::{parse_status, OrderView};
 use super::{Ra, RaError, RaResult};
 use crate::audit::Actor;
+use crate::config::ValidationLevel;
 use crate::core::{
     random_id, random_token, AuthzStatus, ChallengeStatus, ChallengeType, FailureKind, Identifier,
     OrderStatus, Serial, ValidationFailure,
@@ -30,10 +31,14 @@ impl Ra {
     ) -> RaResult<OrderView> {
         let identifiers = self.check_identifiers(identifiers)?;
         let profile = profile.unwrap_or_else(|| self.config.ca.default_profile.clone());
-        if !self.config.ca.profiles.contains_key(&profile) {
+        let Some(profile_config) = self.config.ca.profiles.get(&profile) else {
             return Err(RaError::InvalidProfile(format!(
                 "unknown profile {profile:?}"
             )));
+        };
+        if profile_config.validation == ValidationLevel::Ov {
+            // Refuse up front rather than after the subscriber has proved control.
+            self.organization_subject(account_id).await?;
         }
         let now = self.clock.now();
         let expires = now + Duration::seconds(self.config.acme.order_lifetime_seconds as i64);
@@ -285,6 +290,20 @@ impl Ra {
                 view.status
             )));
         }
+        // CP 3.2.2.1: the OV subject comes from the vetted record, checked again here since
+        // the vetting may have aged out after newOrder.
+        let organization = match self.config.ca.profiles.get(&view.profile) {
+            Some(p) if p.validation == ValidationLevel::Ov => {
+                Some(self.organization_subject(account_id).await?)
+            }
+            Some(_) => None,
+            None => {
+                return Err(RaError::InvalidProfile(format!(
+                    "profile {:?} has been retired; submit a new order",
+                    view.profile
+                )))
+            }
+        };
         let names: Vec<String> = view.identifiers.iter().map(|i| i.value.clone()).collect();
         let checked = csr::check_csr(csr_der, &names).map_err(|e| RaError::BadCsr(e.detail))?;
         let serial = Serial::random();
@@ -325,6 +344,7 @@ impl Ra {
             names,
             public_key_der: checked.public_key_der,
             profile: view.profile.clone(),
+            organization,
         };
         let ra = Arc::clone(self);
         let (account, order) = (account_id.to_string(), order_id.to_string());

@@ -2,8 +2,8 @@
 //! choose what commits together.
 
 use super::entities::{
-    account, authorization, certificate, challenge, order, order_authorization, serial,
-    validation_attempt,
+    account, authorization, certificate, challenge, order, order_authorization, organization,
+    precertificate, profile, serial, validation_attempt,
 };
 use super::StorageError;
 use chrono::{DateTime, Utc};
@@ -294,4 +294,58 @@ pub async fn serials_for_order<C: ConnectionTrait>(c: &C, order_id: &str) -> R<V
         .filter(serial::Column::OrderId.eq(order_id))
         .all(c)
         .await?)
+}
+
+// ---- precertificates (lint certificate first, then the signed precertificate) -----------------
+
+pub async fn insert_precertificate<C: ConnectionTrait>(c: &C, m: precertificate::Model) -> R<()> {
+    precertificate::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn precertificate<C: ConnectionTrait>(
+    c: &C,
+    serial_hex: &str,
+) -> R<Option<precertificate::Model>> {
+    Ok(precertificate::Entity::find_by_id(serial_hex)
+        .one(c)
+        .await?)
+}
+
+pub async fn update_precertificate<C: ConnectionTrait>(c: &C, m: precertificate::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+// ---- profiles ----------------------------------------------------------------------------------
+
+pub async fn profiles<C: ConnectionTrait>(c: &C) -> R<Vec<profile::Model>> {
+    Ok(profile::Entity::find().all(c).await?)
+}
+
+pub async fn insert_profile<C: ConnectionTrait>(c: &C, m: profile::Model) -> R<()> {
+    profile::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_profile<C: ConnectionTrait>(c: &C, m: profile::Model) -> R<()> {
+    m.into_active_model().reset_all().update(c).await?;
+    Ok(())
+}
+
+// ---- organizations -----------------------------------------------------------------------------
+
+pub async fn insert_organization<C: ConnectionTrait>(c: &C, m: organization::Model) -> R<()> {
+    organization::Entity::insert(m.into_active_model())
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn organization<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<organization::Model>> {
+    Ok(organization::Entity::find_by_id(id).one(c).await?)
 }
