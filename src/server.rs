@@ -66,10 +66,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         _ => devca::listener_certificate(&hierarchy).context("issuing the listener certificate")?,
     };
-    let ca = Arc::new(CertificateAuthority::new(
-        &config.ca,
-        hierarchy.intermediate.clone(),
-    )?);
+    let ca = Arc::new(issuer_pipeline(&config, hierarchy.intermediate.clone())?);
     let ra = Ra::new(
         storage.clone(),
         config.clone(),
@@ -127,6 +124,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     storage.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// The issuing CA with its pre-issuance linter (CP 4.3.1.2) and CT logs (CP 4.4.2), refusing
+/// to start a publicly-trusted profile without an HSM key, a linter and enough CT logs.
+fn issuer_pipeline(
+    config: &Config,
+    issuer: crate::issuance::Issuer,
+) -> anyhow::Result<CertificateAuthority> {
+    use crate::issuance::{ct::CtSubmitter, lint::Linter};
+    let linter = Linter::start(&config.lint).context("starting the linter (lint.*)")?;
+    if linter.is_enabled() {
+        tracing::info!(linter = %linter.name(), "pre-issuance linting enabled");
+    } else {
+        tracing::warn!("pre-issuance linting is OFF (lint.linter = \"none\"): development only");
+    }
+    let ct = Arc::new(CtSubmitter::new(&config.ct).context("CT logs (ct.logs)")?);
+    let operators: std::collections::BTreeSet<&str> =
+        config.ct.logs.iter().map(|l| l.operator.as_str()).collect();
+    let ct_ready = ct.is_enabled() && operators.len() >= config.ct.min_distinct_operators;
+    if ct.is_enabled() && !ct_ready {
+        anyhow::bail!(
+            "ct.logs: {} distinct operators configured, but ct.min_distinct_operators = {}",
+            operators.len(),
+            config.ct.min_distinct_operators
+        );
+    }
+    let linter_enabled = linter.is_enabled();
+    let ca = CertificateAuthority::new(&config.ca, issuer)?
+        .with_linter(linter)
+        .with_ct(ct);
+    ca.check_publicly_trusted(linter_enabled, ct_ready)?;
+    Ok(ca)
 }
 
 fn tls_config(

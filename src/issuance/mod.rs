@@ -4,7 +4,9 @@
 //! Owns: certificate bytes. Must not touch: storage (callers record serials and results).
 
 pub mod csr;
+pub mod ct;
 pub mod devca;
+pub mod lint;
 pub mod signer;
 mod tbs;
 #[cfg(test)]
@@ -40,6 +42,14 @@ pub enum IssuanceError {
     /// The order does not meet the profile (e.g. OV without a vetted organisation).
     #[error("profile: {0}")]
     Profile(String),
+    /// The lint certificate has findings at or above the blocking severity (CP 4.3.1.2).
+    #[error("pre-issuance lint failed: {0}")]
+    LintFailed(String),
+    /// The linter itself could not run: issuance stops rather than sign unlinted.
+    #[error("linter: {0}")]
+    Linter(#[from] lint::LintError),
+    #[error("certificate transparency: {0}")]
+    Ct(#[from] ct::CtError),
 }
 
 /// An issuing CA certificate and the key that signs under it.
@@ -64,13 +74,32 @@ pub struct IssuanceRequest {
     pub organization: Option<OrganizationSubject>,
 }
 
-/// A to-be-signed certificate. Only `CertificateAuthority::issue` consumes it, so nothing
-/// is signed that was not prepared (DESIGN invariant 2).
+/// A to-be-signed certificate (or precertificate). Only `CertificateAuthority::lint`
+/// consumes it, and only a `LintedCertificate` can be signed, so nothing is signed that was
+/// not prepared and linted (DESIGN invariant 2).
 pub struct PreparedCertificate {
     pub serial: Serial,
     pub tbs_der: Vec<u8>,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// True when the TBS carries the CT poison (RFC 6962 3.1).
+    pub precertificate: bool,
+    lint_kind: lint::DocumentKind,
+}
+
+/// A prepared certificate whose lint certificate passed. `lint_der` (the TBS signed by the
+/// throwaway key) must be stored before `sign` (DESIGN invariant 1).
+pub struct LintedCertificate {
+    prepared: PreparedCertificate,
+    pub lint_der: Vec<u8>,
+    /// Non-blocking findings, for the audit record.
+    pub findings: String,
+}
+
+impl LintedCertificate {
+    pub fn serial(&self) -> &Serial {
+        &self.prepared.serial
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +110,8 @@ pub struct IssuedCertificate {
     pub pem: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// A precertificate (poisoned; never served to the subscriber).
+    pub precertificate: bool,
 }
 
 pub struct CertificateAuthority {
@@ -88,6 +119,11 @@ pub struct CertificateAuthority {
     issuer: Issuer,
     issuer_info: IssuerInfo,
     policy_oid: ObjectIdentifier,
+    /// CP 4.3.1.2: the throwaway key of the mirror issuer, the same algorithm (and size) as
+    /// the issuer's, so the lint certificate looks exactly like the real one but is worthless.
+    lint_signer: signer::software::SoftwareSigner,
+    linter: Option<Arc<lint::Linter>>,
+    ct: Option<Arc<ct::CtSubmitter>>,
 }
 
 impl CertificateAuthority {
@@ -110,12 +146,39 @@ impl CertificateAuthority {
                 )));
             }
         }
+        let lint_signer = signer::software::SoftwareSigner::generate(
+            signer::software::KeyKind::from_spki_der(&issuer_info.spki_der)?,
+        )?;
         Ok(CertificateAuthority {
             config: config.clone(),
             issuer,
             issuer_info,
             policy_oid,
+            lint_signer,
+            linter: None,
+            ct: None,
         })
+    }
+
+    /// Lint every certificate with `linter` before signing (CP 4.3.1.2).
+    pub fn with_linter(mut self, linter: Arc<lint::Linter>) -> Self {
+        self.linter = linter.is_enabled().then_some(linter);
+        self
+    }
+
+    /// Issue precertificates and embed SCTs from these logs (CP 4.4.2, RFC 6962).
+    pub fn with_ct(mut self, ct: Arc<ct::CtSubmitter>) -> Self {
+        self.ct = ct.is_enabled().then_some(ct);
+        self
+    }
+
+    pub fn ct(&self) -> Option<&Arc<ct::CtSubmitter>> {
+        self.ct.as_ref()
+    }
+
+    /// The chain submitted to CT logs for `leaf_der`: the leaf and its issuer (RFC 6962 4.1).
+    pub fn ct_chain(&self, leaf_der: &[u8]) -> Vec<Vec<u8>> {
+        vec![leaf_der.to_vec(), self.issuer.certificate_der.clone()]
     }
 
     /// CPS 6.2, CP 4.3.1.2, 4.4.2: a publicly-trusted profile runs only on an HSM-backed
@@ -174,6 +237,13 @@ impl CertificateAuthority {
             }
             (ValidationLevel::Dv, _) => None,
         };
+        let precertificate = self.ct.is_some();
+        let lint_kind = match (profile.validation, precertificate) {
+            (ValidationLevel::Dv, true) => lint::DocumentKind::DvPrecertificate,
+            (ValidationLevel::Dv, false) => lint::DocumentKind::DvCertificate,
+            (ValidationLevel::Ov, true) => lint::DocumentKind::OvPrecertificate,
+            (ValidationLevel::Ov, false) => lint::DocumentKind::OvCertificate,
+        };
         let spki = SubjectPublicKeyInfoOwned::from_der(&request.public_key_der)
             .map_err(|e| IssuanceError::Encoding(format!("public key: {e}")))?;
         // BR 6.3.2 via the dated table (and BR 1.6.1 "short-lived" for those profiles): the
@@ -191,7 +261,10 @@ impl CertificateAuthority {
             self.issuer_info.not_after,
         )?;
         let sans: Vec<San> = request.names.iter().cloned().map(San::Dns).collect();
-        let spec = self.leaf_spec(profile, sans, organization);
+        let mut spec = self.leaf_spec(profile, sans, organization);
+        if precertificate {
+            spec.ct = CtMarker::Poison;
+        }
         let tbs_der = tbs::leaf_tbs(
             &self.issuer_info,
             self.issuer.signer.algorithm(),
@@ -205,26 +278,93 @@ impl CertificateAuthority {
             tbs_der,
             not_before,
             not_after,
+            precertificate,
+            lint_kind,
         })
     }
 
-    /// Sign a prepared certificate. Blocking (HSM/crypto): call from `spawn_blocking`.
-    pub fn issue(&self, prepared: PreparedCertificate) -> Result<IssuedCertificate, IssuanceError> {
+    /// CP 4.3.1.2: sign the TBS with the mirror issuer's throwaway key and lint that
+    /// certificate; findings at the blocking severity stop issuance. Without a linter (a
+    /// development profile; publicly-trusted ones refuse to start so) the lint certificate is
+    /// still made and stored. Blocking (child process): call from `spawn_blocking`.
+    pub fn lint(&self, prepared: PreparedCertificate) -> Result<LintedCertificate, IssuanceError> {
+        let lint_der = tbs::sign_certificate(&self.lint_signer, &prepared.tbs_der)?;
+        let mut findings = String::new();
+        if let Some(linter) = &self.linter {
+            let report = linter.lint(prepared.lint_kind, &lint_der)?;
+            let blocking = report.blocking(linter.block_at());
+            if !blocking.is_empty() {
+                let codes: Vec<String> = blocking
+                    .iter()
+                    .map(|f| format!("{} ({:?})", f.code, f.severity))
+                    .collect();
+                return Err(IssuanceError::LintFailed(codes.join(", ")));
+            }
+            findings = report.summary();
+        }
+        Ok(LintedCertificate {
+            prepared,
+            lint_der,
+            findings,
+        })
+    }
+
+    /// Sign a linted (pre)certificate with the issuer's key. Blocking (HSM): call from
+    /// `spawn_blocking`.
+    pub fn sign(&self, linted: LintedCertificate) -> Result<IssuedCertificate, IssuanceError> {
+        let prepared = linted.prepared;
         let der = tbs::sign_certificate(self.issuer.signer.as_ref(), &prepared.tbs_der)?;
-        let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
-            .map_err(|e| IssuanceError::Encoding(format!("PEM: {e}")))?;
         Ok(IssuedCertificate {
             serial: prepared.serial,
+            pem: pem_of(&der)?,
             der,
-            pem,
             not_before: prepared.not_before,
             not_after: prepared.not_after,
+            precertificate: prepared.precertificate,
+        })
+    }
+
+    /// Lint then sign: the whole path for a certificate without CT (development profiles).
+    pub fn issue(&self, prepared: PreparedCertificate) -> Result<IssuedCertificate, IssuanceError> {
+        self.sign(self.lint(prepared)?)
+    }
+
+    /// The final certificate of a signed precertificate (RFC 6962 3.1): its TBS is the
+    /// precertificate's with the poison replaced by the SCT list, checked field by field
+    /// against the precertificate before the issuer signs it (DESIGN invariant 3). The
+    /// precertificate's lint therefore covers it (REQUIREMENTS §8). Blocking.
+    pub fn sign_final(
+        &self,
+        precertificate: &IssuedCertificate,
+        scts: &[ct::Sct],
+    ) -> Result<IssuedCertificate, IssuanceError> {
+        if !precertificate.precertificate {
+            return Err(IssuanceError::Encoding(
+                "sign_final needs a precertificate".to_string(),
+            ));
+        }
+        let precert_tbs = tbs::tbs_of_certificate(&precertificate.der)?;
+        let sct_list = ct::sct_list_extension_value(scts)?;
+        let final_tbs = tbs::final_tbs_from_precertificate(&precert_tbs, &sct_list)?;
+        ct::check_correspondence(&precert_tbs, &final_tbs)?;
+        let der = tbs::sign_certificate(self.issuer.signer.as_ref(), &final_tbs)?;
+        Ok(IssuedCertificate {
+            serial: precertificate.serial.clone(),
+            pem: pem_of(&der)?,
+            der,
+            not_before: precertificate.not_before,
+            not_after: precertificate.not_after,
+            precertificate: false,
         })
     }
 
     /// PEM of the certificates that follow the leaf in a served chain (the intermediate).
     pub fn chain_pem(&self) -> &str {
         &self.issuer.certificate_pem
+    }
+
+    pub fn linter(&self) -> Option<&Arc<lint::Linter>> {
+        self.linter.as_ref()
     }
 
     fn profile(&self, name: &str) -> Result<&ProfileConfig, IssuanceError> {
@@ -260,4 +400,9 @@ impl CertificateAuthority {
             ct: CtMarker::None,
         }
     }
+}
+
+fn pem_of(der: &[u8]) -> Result<String, IssuanceError> {
+    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+        .map_err(|e| IssuanceError::Encoding(format!("PEM: {e}")))
 }

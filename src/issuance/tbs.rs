@@ -494,6 +494,12 @@ pub(crate) fn leaf_extensions(
     Ok(exts)
 }
 
+/// The DER of a certificate's TBSCertificate, exactly as signed.
+pub(crate) fn tbs_of_certificate(der: &[u8]) -> Result<Vec<u8>, IssuanceError> {
+    let cert = Certificate::from_der(der).map_err(enc("certificate"))?;
+    cert.tbs_certificate.to_der().map_err(enc("TBSCertificate"))
+}
+
 /// The final certificate's TBS from the precertificate's (RFC 6962 3.1): the same bytes for
 /// every field, with the poison extension replaced at its position by the non-critical SCT
 /// list extension whose extnValue contents are `sct_list_value` (an OCTET STRING holding the

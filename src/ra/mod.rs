@@ -6,6 +6,7 @@
 
 mod accounts;
 mod authz;
+mod issuance;
 mod orders;
 pub mod organizations;
 mod profiles;

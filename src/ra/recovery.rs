@@ -20,8 +20,7 @@ impl Ra {
             // transaction, so every processing order has one.
             let serials = q::serials_for_order(c, &order.id).await?;
             for s in serials.iter().filter(|s| s.status == "reserved") {
-                self.fail_issuance(&order.id, &s.serial, "issuance interrupted by a restart")
-                    .await?;
+                self.fail_interrupted_issuance(&order.id, &s.serial).await?;
             }
         }
         if !challenges.is_empty() || !orders.is_empty() {

@@ -59,6 +59,29 @@ impl std::fmt::Debug for SoftwareSigner {
     }
 }
 
+impl KeyKind {
+    /// The kind of the key in a DER SubjectPublicKeyInfo (for a mirror key of the same
+    /// algorithm and size, CP 4.3.1.2).
+    pub fn from_spki_der(spki_der: &[u8]) -> Result<KeyKind, SignerError> {
+        use der::Decode;
+        let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(key_err)?;
+        match spki.algorithm.oid {
+            RSA_ENCRYPTION => {
+                use pkcs8::DecodePublicKey;
+                use rsa::traits::PublicKeyParts;
+                let key = rsa::RsaPublicKey::from_public_key_der(spki_der).map_err(key_err)?;
+                Ok(KeyKind::Rsa(key.n().bits()))
+            }
+            EC_PUBLIC_KEY => match spki.algorithm.parameters_oid().map_err(key_err)? {
+                SECP256R1 => Ok(KeyKind::EcdsaP256),
+                SECP384R1 => Ok(KeyKind::EcdsaP384),
+                other => Err(SignerError::Key(format!("unsupported curve {other}"))),
+            },
+            other => Err(SignerError::Key(format!("unsupported key algorithm {other}"))),
+        }
+    }
+}
+
 fn key_err(e: impl std::fmt::Display) -> SignerError {
     SignerError::Key(e.to_string())
 }
