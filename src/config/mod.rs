@@ -245,10 +245,18 @@ pub struct LintConfig {
     pub python: PathBuf,
     /// zlint binary (when `linter = "zlint"`).
     pub zlint: Option<PathBuf>,
-    /// Seconds one document may take before the worker is restarted and the lint fails.
+    /// Seconds one document may take. The worker is then killed and restarted and the
+    /// document sent once more; a second failure fails the lint (and stops issuance).
+    /// Starting a worker is allowed at least 60 s.
     pub timeout_seconds: u64,
     /// Findings never to block on, each with the reason it is accepted.
     pub ignore: Vec<IgnoredLint>,
+    /// The lowest finding severity that stops issuance: `info`, `notice`, `warning`,
+    /// `error` or `fatal`. Default `warning` (issue #3: everything issued passes pkilint at
+    /// WARNING; REQUIREMENTS §8's minimum is `error`).
+    pub block_at: LintSeverity,
+    /// pkilint worker processes; each lints one document at a time (at least 1).
+    pub workers: usize,
 }
 
 impl Default for LintConfig {
@@ -259,7 +267,40 @@ impl Default for LintConfig {
             zlint: None,
             timeout_seconds: 10,
             ignore: Vec::new(),
+            block_at: LintSeverity::Warning,
+            workers: 1,
         }
+    }
+}
+
+/// Severity of a linter finding, lowest first: pkilint's INFO … FATAL (its DEBUG is not
+/// reported), zlint's info … fatal.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum LintSeverity {
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Fatal,
+}
+
+impl LintSeverity {
+    /// The name as pkilint prints it (`WARNING`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintSeverity::Info => "INFO",
+            LintSeverity::Notice => "NOTICE",
+            LintSeverity::Warning => "WARNING",
+            LintSeverity::Error => "ERROR",
+            LintSeverity::Fatal => "FATAL",
+        }
+    }
+}
+
+impl std::fmt::Display for LintSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
