@@ -13,6 +13,7 @@ pub mod acme_client;
 pub mod bind9;
 pub mod http01;
 pub mod pki;
+pub mod pkilint;
 pub mod ports;
 pub mod postgres;
 pub mod process;

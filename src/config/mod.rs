@@ -394,8 +394,13 @@ pub struct ProfileConfig {
     pub backdate_seconds: u64,
     /// Also assert clientAuth in EKU.
     pub client_auth: bool,
-    /// Include subjectKeyIdentifier (optional for subscriber certificates, BR 7.1.2.7.6).
+    /// Include subjectKeyIdentifier (BR 7.1.2.7.6: NOT RECOMMENDED for subscriber
+    /// certificates; off by default).
     pub subject_key_identifier: bool,
+    /// Put the first SAN in the subject CN (CP 7.1.4: a character-for-character copy). BR
+    /// 7.1.2.7.2 calls a CN NOT RECOMMENDED, so it is off by default; without it a DV subject
+    /// is empty and the SAN extension critical (RFC 5280 4.2.1.6).
+    pub common_name: bool,
     /// Issued under a publicly-trusted hierarchy: refuses to run on a software key, without
     /// a linter, or without CT logs (CPS 6.2, CP 4.3.1.2, 4.4.2).
     pub publicly_trusted: bool,
@@ -410,7 +415,8 @@ impl Default for ProfileConfig {
             short_lived: false,
             backdate_seconds: 3600,
             client_auth: false,
-            subject_key_identifier: true,
+            subject_key_identifier: false,
+            common_name: false,
             publicly_trusted: false,
             description: "Domain-validated TLS server certificate".to_string(),
         }

@@ -190,6 +190,7 @@ pub fn listener_certificate(hierarchy: &DevHierarchy) -> Result<(String, String)
         organization: None,
         policy: None,
         subject_key_identifier: true,
+        common_name: true,
         crl_url: None,
         ocsp_url: None,
         ca_issuers_url: None,

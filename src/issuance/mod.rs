@@ -390,6 +390,7 @@ impl CertificateAuthority {
             organization,
             policy: Some((reserved, self.policy_oid, self.config.cps_uri.clone())),
             subject_key_identifier: profile.subject_key_identifier,
+            common_name: profile.common_name,
             // TODO(#4): the certificate's CRL shard instead of a single CRL.
             crl_url: Some(format!(
                 "{}/0.crl",

@@ -148,6 +148,8 @@ pub(crate) struct LeafSpec {
     pub policy: Option<(ObjectIdentifier, ObjectIdentifier, String)>,
     /// subjectKeyIdentifier is optional for subscriber certificates (BR 7.1.2.7.6).
     pub subject_key_identifier: bool,
+    /// CN = the first SAN that fits (CP 7.1.4); optional (BR 7.1.2.7.2).
+    pub common_name: bool,
     pub crl_url: Option<String>,
     pub ocsp_url: Option<String>,
     pub ca_issuers_url: Option<String>,
@@ -203,7 +205,7 @@ pub(crate) fn leaf_tbs(
     spec: &LeafSpec,
     (not_before, not_after): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Vec<u8>, IssuanceError> {
-    let subject = leaf_subject(&spec.sans, spec.organization.as_ref())?;
+    let subject = leaf_subject(&spec.sans, spec.organization.as_ref(), spec.common_name)?;
     let extensions = leaf_extensions(&issuer.key_identifier, &spki, spec, subject.0.is_empty())?;
     encode_tbs(TbsFields {
         serial,
@@ -330,14 +332,15 @@ pub(crate) fn build_name(attrs: &[(ObjectIdentifier, &str)]) -> Result<Name, Iss
 }
 
 /// The subscriber subject: for OV the vetted C, ST, L, O (in the order of BR 7.1.2.7.4;
-/// never OU, CP Table 7.1-1), then CN = the first DNS SAN that fits ub-common-name, as a
-/// character-for-character copy (CP 7.1.4). Empty only for DV when no SAN fits, in which
-/// case the SAN extension becomes critical (RFC 5280 4.2.1.6).
+/// never OU, CP Table 7.1-1), then, when asked for, CN = the first DNS SAN that fits
+/// ub-common-name, as a character-for-character copy (CP 7.1.4). An empty subject (DV
+/// without CN) makes the SAN extension critical (RFC 5280 4.2.1.6).
 pub(crate) fn leaf_subject(
     sans: &[San],
     organization: Option<&OrganizationSubject>,
+    common_name: bool,
 ) -> Result<Name, IssuanceError> {
-    let cn = sans.iter().find_map(|san| match san {
+    let cn = sans.iter().filter(|_| common_name).find_map(|san| match san {
         San::Dns(name) if name.len() <= MAX_CN_LEN => Some(name.as_str()),
         _ => None,
     });
@@ -606,9 +609,11 @@ mod tests {
     fn long_first_name_moves_cn_to_a_short_one_or_empties_subject() {
         let long = format!("{}.example.com", "a".repeat(60));
         let sans = vec![San::Dns(long.clone()), San::Dns("b.example.com".into())];
-        let subject = leaf_subject(&sans, None).expect("subject");
+        let subject = leaf_subject(&sans, None, true).expect("subject");
         assert_eq!(subject.to_string(), "CN=b.example.com");
-        let subject = leaf_subject(&[San::Dns(long)], None).expect("subject");
+        let subject = leaf_subject(&[San::Dns(long)], None, true).expect("subject");
+        assert!(subject.0.is_empty());
+        let subject = leaf_subject(&sans, None, false).expect("subject");
         assert!(subject.0.is_empty());
     }
 }

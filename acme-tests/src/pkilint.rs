@@ -1,0 +1,61 @@
+//! pkilint's command-line tools as an independent check of what the CA issued (issue #3
+//! item 8): every precertificate and certificate must lint clean at WARNING level for its
+//! document type. The virtualenv comes from the test command (HANKO_TEST_PKILINT_PYTHON);
+//! a missing pkilint is a test failure, never a skip.
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// The virtualenv's python, from HANKO_TEST_PKILINT_PYTHON or the repository's `.venv`.
+pub fn python() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("HANKO_TEST_PKILINT_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if local.is_file() {
+        return Ok(local);
+    }
+    bail!(
+        "pkilint is not installed: run scripts/test.sh (it creates .venv) or set \
+         HANKO_TEST_PKILINT_PYTHON to a python with pkilint"
+    )
+}
+
+fn tool(name: &str) -> Result<PathBuf> {
+    let python = python()?;
+    let bin = python
+        .parent()
+        .context("python has no directory")?
+        .join(name);
+    if !bin.is_file() {
+        bail!("{} not found beside {}", name, python.display());
+    }
+    Ok(bin)
+}
+
+/// Lint a DER certificate as `cert_type` (pkilint's `-t`, e.g. `DV-PRE-CERTIFICATE`) and
+/// return the findings at WARNING or above (empty when clean).
+pub fn lint_serverauth_certificate(der: &[u8], cert_type: &str) -> Result<Vec<String>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("cert.der");
+    std::fs::write(&file, der)?;
+    let out = std::process::Command::new(tool("lint_cabf_serverauth_cert")?)
+        .args(["lint", "-t", cert_type, "-s", "WARNING", "--document-format", "DER"])
+        .arg(&file)
+        .output()
+        .context("running lint_cabf_serverauth_cert")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let findings: Vec<String> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !out.status.success() && findings.is_empty() {
+        bail!(
+            "lint_cabf_serverauth_cert failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(findings)
+}
