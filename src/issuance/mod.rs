@@ -4,6 +4,7 @@
 //! Owns: certificate bytes. Must not touch: storage (callers record serials and results).
 
 pub mod csr;
+pub mod ct;
 pub mod devca;
 pub mod signer;
 mod tbs;
