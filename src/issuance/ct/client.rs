@@ -46,10 +46,10 @@ struct Log {
     timeout_ms: u64,
 }
 
-/// Submits (pre)certificates to the configured CT logs. Cheap to share (`Arc` inside the
-/// HTTP client); build once at start-up.
+/// Submits (pre)certificates to the configured CT logs. Build once at start-up (it holds the
+/// HTTP connection pool) and share it behind an `Arc`.
 pub struct CtSubmitter {
-    logs: Vec<Arc<Log>>,
+    logs: Vec<Log>,
     min_distinct_operators: usize,
     http: reqwest::Client,
 }
@@ -82,14 +82,14 @@ impl CtSubmitter {
             if log.timeout_ms == 0 {
                 return Err(fail("timeout_ms must be above 0".to_string()));
             }
-            logs.push(Arc::new(Log {
+            logs.push(Log {
                 name: log.name.clone(),
                 operator: log.operator.clone(),
                 base_url: log.url.trim_end_matches('/').to_string(),
                 log_id: key.log_id(),
                 key,
                 timeout_ms: log.timeout_ms,
-            }));
+            });
         }
         let operators: BTreeSet<&str> = logs.iter().map(|l| l.operator.as_str()).collect();
         if !logs.is_empty() {
@@ -133,16 +133,16 @@ impl CtSubmitter {
                 "add-pre-chain needs the precertificate and its issuer".to_string(),
             ));
         };
-        let entry = Arc::new(precert_entry(precert, issuer)?);
-        let body = Arc::new(request_body(chain));
+        let entry = precert_entry(precert, issuer)?;
+        let body = request_body(chain);
         let mut pending: FuturesUnordered<_> = self
             .logs
             .iter()
             .enumerate()
             .map(|(i, log)| {
-                let (entry, body) = (entry.clone(), body.clone());
+                let (entry, body) = (&entry, &body);
                 async move {
-                    let result = self.submit(log, Endpoint::AddPreChain, &body, &entry).await;
+                    let result = self.submit(log, Endpoint::AddPreChain, body, entry).await;
                     (i, result)
                 }
             })
