@@ -494,3 +494,62 @@ fn configuration_errors_name_the_log_and_the_policy() {
     };
     assert!(CtSubmitter::new(&config).expect("one log").is_enabled());
 }
+
+// ---- response size cap (DESIGN invariant 6) --------------------------------------------
+
+/// A "log" that answers every request with `body_len` bytes, announced by Content-Length or
+/// streamed chunked without one.
+async fn oversized_log(body_len: usize, chunked: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 8192];
+            let _ = socket.read(&mut request).await;
+            let body = vec![b'x'; body_len];
+            let response = if chunked {
+                let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for chunk in body.chunks(4096) {
+                    r.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    r.extend(chunk);
+                    r.extend(b"\r\n");
+                }
+                r.extend(b"0\r\n\r\n");
+                r
+            } else {
+                let mut r =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n").into_bytes();
+                r.extend(body);
+                r
+            };
+            let _ = socket.write_all(&response).await;
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn responses_above_the_cap_are_refused() {
+    for chunked in [false, true] {
+        let mut log = log_config("big", "A", LOG_KEY_B64);
+        log.url = oversized_log(1024 * 1024, chunked).await;
+        let config = CtConfig {
+            logs: vec![log],
+            min_distinct_operators: 1,
+            ..CtConfig::default()
+        };
+        let submitter = CtSubmitter::new(&config).expect("submitter");
+        let cert = pem_der(include_str!("testdata/cert.pem"));
+        let outcomes = submitter.submit_final(&[cert, reference_ca()]).await;
+        match &outcomes[0].1 {
+            Err(CtError::Log {
+                failure: LogFailure::TooLarge(_),
+                ..
+            }) => {}
+            other => panic!("chunked={chunked}: expected TooLarge, got {other:?}"),
+        }
+    }
+}
