@@ -11,6 +11,7 @@
 
 pub mod acme_client;
 pub mod bind9;
+pub mod ctlog;
 pub mod http01;
 pub mod pki;
 pub mod pkilint;
