@@ -40,7 +40,15 @@ pub fn lint_serverauth_certificate(der: &[u8], cert_type: &str) -> Result<Vec<St
     let file = dir.path().join("cert.der");
     std::fs::write(&file, der)?;
     let out = std::process::Command::new(tool("lint_cabf_serverauth_cert")?)
-        .args(["lint", "-t", cert_type, "-s", "WARNING", "--document-format", "DER"])
+        .args([
+            "lint",
+            "-t",
+            cert_type,
+            "-s",
+            "WARNING",
+            "--document-format",
+            "DER",
+        ])
         .arg(&file)
         .output()
         .context("running lint_cabf_serverauth_cert")?;

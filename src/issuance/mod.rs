@@ -345,7 +345,7 @@ impl CertificateAuthority {
         }
         let precert_tbs = tbs::tbs_of_certificate(&precertificate.der)?;
         let sct_list = ct::sct_list_extension_value(scts)?;
-        let final_tbs = tbs::final_tbs_from_precertificate(&precert_tbs, &sct_list)?;
+        let final_tbs = ct::replace_poison_with_sct_list(&precert_tbs, &sct_list)?;
         ct::check_correspondence(&precert_tbs, &final_tbs)?;
         let der = tbs::sign_certificate(self.issuer.signer.as_ref(), &final_tbs)?;
         Ok(IssuedCertificate {

@@ -45,9 +45,6 @@ pub(crate) const OV_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.2
 /// RFC 6962 3.1: the precertificate poison extension (critical, value ASN.1 NULL).
 pub(crate) const CT_POISON: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
-/// RFC 6962 3.3: the embedded SignedCertificateTimestampList extension.
-pub(crate) const CT_SCT_LIST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 /// The DER of ASN.1 NULL, the poison extension's whole value (RFC 6962 3.1: "05 00").
 const NULL_DER: [u8; 2] = [0x05, 0x00];
 /// anyPolicy (RFC 5280 4.2.1.4), asserted by the development intermediate only.
@@ -340,10 +337,13 @@ pub(crate) fn leaf_subject(
     organization: Option<&OrganizationSubject>,
     common_name: bool,
 ) -> Result<Name, IssuanceError> {
-    let cn = sans.iter().filter(|_| common_name).find_map(|san| match san {
-        San::Dns(name) if name.len() <= MAX_CN_LEN => Some(name.as_str()),
-        _ => None,
-    });
+    let cn = sans
+        .iter()
+        .filter(|_| common_name)
+        .find_map(|san| match san {
+            San::Dns(name) if name.len() <= MAX_CN_LEN => Some(name.as_str()),
+            _ => None,
+        });
     let mut attrs: Vec<(ObjectIdentifier, &str)> = Vec::new();
     if let Some(org) = organization {
         attrs.extend([
@@ -501,31 +501,6 @@ pub(crate) fn leaf_extensions(
 pub(crate) fn tbs_of_certificate(der: &[u8]) -> Result<Vec<u8>, IssuanceError> {
     let cert = Certificate::from_der(der).map_err(enc("certificate"))?;
     cert.tbs_certificate.to_der().map_err(enc("TBSCertificate"))
-}
-
-/// The final certificate's TBS from the precertificate's (RFC 6962 3.1): the same bytes for
-/// every field, with the poison extension replaced at its position by the non-critical SCT
-/// list extension whose extnValue contents are `sct_list_value` (an OCTET STRING holding the
-/// TLS-encoded list, RFC 6962 3.3).
-pub(crate) fn final_tbs_from_precertificate(
-    precert_tbs_der: &[u8],
-    sct_list_value: &[u8],
-) -> Result<Vec<u8>, IssuanceError> {
-    let mut tbs = TbsCertificate::from_der(precert_tbs_der).map_err(enc("precertificate TBS"))?;
-    let exts = tbs
-        .extensions
-        .as_mut()
-        .ok_or_else(|| IssuanceError::Encoding("precertificate has no extensions".into()))?;
-    let poison = exts
-        .iter_mut()
-        .find(|e| e.extn_id == CT_POISON)
-        .ok_or_else(|| IssuanceError::Encoding("precertificate has no poison".into()))?;
-    *poison = Extension {
-        extn_id: CT_SCT_LIST,
-        critical: false,
-        extn_value: OctetString::new(sct_list_value.to_vec()).map_err(enc("SCT list"))?,
-    };
-    tbs.to_der().map_err(enc("final TBS"))
 }
 
 /// Extensions of a development CA certificate (BR 7.1.2.1 root, 7.1.2.10 subordinate),

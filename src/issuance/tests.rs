@@ -84,7 +84,8 @@ fn issues_a_dv_certificate_that_openssl_verifies() {
     assert_eq!(leaf.issuer().as_raw(), intermediate.subject().as_raw());
     assert_eq!(leaf.version(), X509Version::V3);
     assert_eq!(leaf.raw_serial(), req.serial.as_bytes());
-    assert_eq!(leaf.subject().to_string(), "CN=example.com");
+    // BR 7.1.2.7.2: no CN by default, so the subject is empty and the SAN critical.
+    assert_eq!(leaf.subject().to_string(), "");
     assert_eq!(leaf.public_key().raw, checked.public_key_der.as_slice());
     assert_eq!(
         leaf.signature_algorithm.algorithm.to_id_string(),
@@ -92,15 +93,14 @@ fn issues_a_dv_certificate_that_openssl_verifies() {
     );
 
     let expected = [
-        ("2.5.29.35", false),         // AKI
-        ("2.5.29.14", false),         // SKI
+        ("2.5.29.35", false),         // AKI (no SKI: BR 7.1.2.7.6)
         ("2.5.29.15", true),          // KU
         ("2.5.29.37", false),         // EKU
         ("2.5.29.19", true),          // basicConstraints
         ("2.5.29.32", false),         // certificatePolicies
         ("2.5.29.31", false),         // CRLDP
         ("1.3.6.1.5.5.7.1.1", false), // AIA
-        ("2.5.29.17", false),         // SAN
+        ("2.5.29.17", true),          // SAN, critical: empty subject
     ];
     let expected: Vec<(String, bool)> = expected.iter().map(|(o, c)| (o.to_string(), *c)).collect();
     assert_eq!(extension_list(&leaf), expected);
@@ -306,7 +306,7 @@ fn profiles_config() -> CaConfig {
         "ov".to_string(),
         ProfileConfig {
             validation: ValidationLevel::Ov,
-            subject_key_identifier: false,
+            common_name: true,
             ..ProfileConfig::default()
         },
     );
@@ -377,7 +377,7 @@ fn dv_profile_ignores_an_organisation() {
         .issue(ca.prepare(&req, Utc::now()).expect("prepare"))
         .expect("issue");
     let (_, leaf) = parse_x509_certificate(&issued.der).expect("parse");
-    assert_eq!(leaf.subject().to_string(), "CN=example.com");
+    assert_eq!(leaf.subject().to_string(), "");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::core::{
 };
 use crate::issuance::{csr, IssuanceRequest};
 use crate::policy::names;
-use crate::storage::entities::{authorization, certificate, challenge, order, serial};
+use crate::storage::entities::{authorization, challenge, order, serial};
 use crate::storage::queries as q;
 use crate::storage::StorageError;
 use chrono::Duration;

@@ -77,7 +77,9 @@ impl KeyKind {
                 SECP384R1 => Ok(KeyKind::EcdsaP384),
                 other => Err(SignerError::Key(format!("unsupported curve {other}"))),
             },
-            other => Err(SignerError::Key(format!("unsupported key algorithm {other}"))),
+            other => Err(SignerError::Key(format!(
+                "unsupported key algorithm {other}"
+            ))),
         }
     }
 }
