@@ -330,6 +330,18 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL at once (a crash, for recovery tests) and reap the process.
+    pub fn kill(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("{} was already stopped", self.name);
+        };
+        let _ = child.kill();
+        child
+            .wait()
+            .with_context(|| format!("waiting for {} after SIGKILL", self.name))?;
+        Ok(())
+    }
+
     /// SIGTERM, then wait up to `grace` for the exit; SIGKILL after that. Returns the exit
     /// status, or `None` when the process had to be killed.
     pub fn terminate(&mut self, grace: Duration) -> Result<Option<ExitStatus>> {

@@ -36,6 +36,12 @@ pub struct HankoOptions {
     pub start_timeout: Duration,
     /// Program to run instead of the located `hanko` (the harness self-test's stand-in).
     pub binary: Option<PathBuf>,
+    /// Trust this root (PEM) for the HTTPS listener instead of the development root the
+    /// server writes (an HSM-backed CA with its own listener certificate).
+    pub trust_root: Option<PathBuf>,
+    /// Run in this directory (data in `<dir>/data`) and keep it, so a restarted server
+    /// finds the same database; a fresh temporary directory when `None`.
+    pub work_dir: Option<PathBuf>,
 }
 
 impl Default for HankoOptions {
@@ -48,6 +54,8 @@ impl Default for HankoOptions {
             env: Vec::new(),
             start_timeout: DEFAULT_START_TIMEOUT,
             binary: None,
+            trust_root: None,
+            work_dir: None,
         }
     }
 }
@@ -60,9 +68,12 @@ pub struct HankoServer {
     http01_port: u16,
     tlsalpn01_port: u16,
     data_dir: PathBuf,
+    trust_root: Option<PathBuf>,
     client: reqwest::Client,
+    work_dir: PathBuf,
     // Last field: removed after the process is gone (fields drop in declaration order).
-    dir: TempDir,
+    // None when the test chose the directory (it outlives this server).
+    _dir: Option<TempDir>,
 }
 
 impl HankoServer {
@@ -74,11 +85,18 @@ impl HankoServer {
             Some(bin) => bin.clone(),
             None => hanko_binary()?,
         };
-        let dir = tempfile::Builder::new()
-            .prefix("hanko-test-")
-            .tempdir()
-            .context("creating temporary directory for hanko")?;
-        let data_dir = dir.path().join("data");
+        let (dir, work_dir) = match &opts.work_dir {
+            Some(w) => (None, w.clone()),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("hanko-test-")
+                    .tempdir()
+                    .context("creating temporary directory for hanko")?;
+                let path = dir.path().to_path_buf();
+                (Some(dir), path)
+            }
+        };
+        let data_dir = work_dir.join("data");
         let port = free_tcp_port()?;
         let http01_port = match opts.http01_port {
             Some(p) => p,
@@ -90,7 +108,7 @@ impl HankoServer {
         };
 
         let mut command = std::process::Command::new(&bin);
-        command.arg("serve").current_dir(dir.path());
+        command.arg("serve").current_dir(&work_dir);
         // Only our settings reach the server: an operator's HANKO_* in the developer's
         // shell must not change what the test checks.
         for (key, _) in std::env::vars_os() {
@@ -142,16 +160,25 @@ impl HankoServer {
         env.extend(opts.env.iter().cloned());
         command.envs(env);
 
-        let daemon = Daemon::spawn("hanko", command, &dir.path().join("hanko.log"))?;
+        // A restarted server in the same directory gets a log of its own.
+        let mut log = work_dir.join("hanko.log");
+        let mut n = 1;
+        while log.exists() {
+            n += 1;
+            log = work_dir.join(format!("hanko-{n}.log"));
+        }
+        let daemon = Daemon::spawn("hanko", command, &log)?;
         let mut server = HankoServer {
             daemon,
             port,
             http01_port,
             tlsalpn01_port,
             data_dir,
+            trust_root: opts.trust_root.clone(),
             // Replaced once the root exists; until then nothing can be verified.
             client: reqwest::Client::new(),
-            dir,
+            work_dir,
+            _dir: dir,
         };
         server
             .wait_ready(opts.start_timeout)
@@ -227,14 +254,23 @@ impl HankoServer {
         &self.data_dir
     }
 
-    /// The development root the server created (`<data_dir>/ca/root.pem`).
+    /// The root the listener chains to: `HankoOptions::trust_root`, else the development
+    /// root the server created (`<data_dir>/ca/root.pem`).
     pub fn root_pem_path(&self) -> PathBuf {
-        self.data_dir.join("ca").join("root.pem")
+        match &self.trust_root {
+            Some(root) => root.clone(),
+            None => self.data_dir.join("ca").join("root.pem"),
+        }
     }
 
     /// A scratch directory that lives as long as the server, for client state.
     pub fn scratch_dir(&self) -> &Path {
-        self.dir.path()
+        &self.work_dir
+    }
+
+    /// SIGKILL: a crash, for recovery tests. The directory stays (with `work_dir`).
+    pub fn kill(mut self) -> Result<()> {
+        self.daemon.kill()
     }
 
     /// An HTTPS client that trusts only the development root.
