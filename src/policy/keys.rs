@@ -87,6 +87,41 @@ pub fn check_spki(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError>
     }
 }
 
+/// One encoding per key, so a key has one hash in the blocked-keys list however it is
+/// presented (a CSR may carry a compressed EC point, a JWK becomes an uncompressed one):
+/// RSA keys re-encoded as the `rsa` crate writes them (NULL parameters, minimal integers),
+/// P-256/P-384 points uncompressed with the named curve (RFC 5480 2.2). Other keys, and RSA
+/// moduli beyond what the `rsa` crate reads, are returned as given. An error only when the
+/// input is not a SubjectPublicKeyInfo at all.
+pub fn canonical_spki(spki_der: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use pkcs8::EncodePublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| {
+        reject(format!(
+            "public key is not a valid SubjectPublicKeyInfo: {e}"
+        ))
+    })?;
+    let point = spki.subject_public_key.as_bytes();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
+    let reencoded = match (spki.algorithm.oid, curve, point) {
+        (RSA_ENCRYPTION, _, _) => rsa::RsaPublicKey::from_public_key_der(spki_der)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        (EC_PUBLIC_KEY, Some(SECP256R1), Some(point)) => p256::PublicKey::from_sec1_bytes(point)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        (EC_PUBLIC_KEY, Some(SECP384R1), Some(point)) => p384::PublicKey::from_sec1_bytes(point)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        _ => None,
+    };
+    Ok(reencoded.map_or_else(|| spki_der.to_vec(), |doc| doc.into_vec()))
+}
+
 fn check_rsa(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError> {
     use rsa::pkcs8::DecodePublicKey;
     // The rsa crate refuses moduli above 4096 bits and exponents outside 2..2^33, which is
@@ -319,6 +354,42 @@ pub(crate) mod tests {
             .into_vec();
         assert_eq!(check_spki(&der, KeyUse::Account), Ok(KeyType::Ed25519));
         assert!(check_spki(&der, KeyUse::Subscriber).is_err());
+    }
+
+    #[test]
+    fn canonical_spki_uncompresses_ec_points_and_keeps_canonical_input() {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let canonical = secret
+            .public_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        assert_eq!(canonical_spki(&canonical), Ok(canonical.clone()));
+        // The same key with a compressed point: a different SPKI, the same canonical form.
+        let compressed = secret.public_key().to_encoded_point(true);
+        let params = der::asn1::AnyRef::from(&SECP256R1);
+        let spki = SubjectPublicKeyInfoRef {
+            algorithm: spki::AlgorithmIdentifierRef {
+                oid: EC_PUBLIC_KEY,
+                parameters: Some(params),
+            },
+            subject_public_key: der::asn1::BitStringRef::from_bytes(compressed.as_bytes())
+                .expect("bits"),
+        };
+        let compressed_der = der::Encode::to_der(&spki).expect("der");
+        assert_ne!(compressed_der, canonical);
+        assert_eq!(canonical_spki(&compressed_der), Ok(canonical));
+        // RSA and Ed25519 in their usual encodings are already canonical.
+        let rsa = rsa_spki(2048);
+        assert_eq!(canonical_spki(&rsa), Ok(rsa));
+        let ed = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+            .verifying_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        assert_eq!(canonical_spki(&ed), Ok(ed));
+        assert!(canonical_spki(b"not der").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod authz;
+pub mod keys;
 mod orders;
 mod recovery;
 mod revoke;
@@ -44,6 +45,9 @@ pub enum RaError {
     OrderNotReady(String),
     #[error("{0}")]
     BadCsr(String),
+    /// An account key refused after JWS parsing, e.g. a blocked key (RFC 8555 6.7).
+    #[error("{0}")]
+    BadPublicKey(String),
     #[error("{detail}")]
     RejectedIdentifier {
         detail: String,
