@@ -5,6 +5,7 @@
 
 pub mod csr;
 pub mod devca;
+pub mod keyfile;
 pub mod signer;
 mod tbs;
 #[cfg(test)]
