@@ -445,3 +445,36 @@ async fn key_blocked_events(server: &HankoServer) -> Vec<(String, Value)> {
         .map(|(actor, details)| (actor, serde_json::from_str(&details).expect("details")))
         .collect()
 }
+
+/// A file without a usable key is the operator's mistake: exit 2, a message naming the file,
+/// and nothing opened or changed.
+#[tokio::test]
+async fn block_key_with_a_file_without_a_key_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-key.pem");
+    std::fs::write(
+        &file,
+        "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n",
+    )
+    .expect("write");
+    let data = dir.path().join("data");
+    let out = Cmd::new(hanko_binary().or_fail("locate hanko"))
+        .args(["admin", "block-key", "--file"])
+        .arg(&file)
+        .env("HANKO_STORAGE__DATA_DIR", &data)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .await
+        .or_fail("hanko admin block-key");
+    assert_eq!(out.status.and_then(|s| s.code()), Some(2), "{out}");
+    assert!(out.stderr.contains(&file.display().to_string()), "{out}");
+    assert!(
+        out.stderr
+            .contains("no public key, private key, certificate"),
+        "{out}"
+    );
+    assert!(
+        !data.exists(),
+        "the database must not be created for a bad file"
+    );
+}
