@@ -4,7 +4,9 @@
 
 use chrono::{Duration, Utc};
 use hanko::audit::{self, Actor};
-use hanko::storage::entities::{account, authorization, certificate, challenge, order, serial};
+use hanko::storage::entities::{
+    account, authorization, blocked_key, certificate, challenge, order, serial,
+};
 use hanko::storage::queries as q;
 use hanko::storage::Storage;
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -71,6 +73,7 @@ battery!(
     audit_chain_verifies_and_detects_tampering,
     audit_event_rolls_back_with_its_transaction,
     concurrent_audit_appends_keep_one_chain,
+    blocked_keys_insert_is_idempotent,
 );
 
 fn acct(id: &str, thumb: &str) -> account::Model {
@@ -417,4 +420,37 @@ async fn concurrent_audit_appends_keep_one_chain(s: &Storage) {
         t.await.expect("task");
     }
     assert_eq!(audit::verify_chain(s.reader()).await.expect("db"), Ok(40));
+}
+
+async fn blocked_keys_insert_is_idempotent(s: &Storage) {
+    let c = s.reader();
+    let spki: Vec<u8> = (0..=200u8).collect();
+    let hash = "ab".repeat(32);
+    let model = |reason: &str| blocked_key::Model {
+        key_hash: hash.clone(),
+        spki_der: spki.clone(),
+        source: "admin".into(),
+        reason: reason.into(),
+        created_at: Utc::now(),
+    };
+    assert!(q::blocked_key(c, &hash).await.expect("q").is_none());
+    assert!(
+        q::insert_blocked_key(c, model("first"))
+            .await
+            .expect("insert"),
+        "a new key is newly blocked"
+    );
+    assert!(
+        !q::insert_blocked_key(c, model("second"))
+            .await
+            .expect("blocking again is not an error"),
+        "an already-blocked key is not newly blocked"
+    );
+    let got = q::blocked_key(c, &hash).await.expect("q").expect("found");
+    assert_eq!(got.reason, "first", "the first entry is kept");
+    assert_eq!(got.spki_der, spki, "DER bytes survive storage unchanged");
+    assert!(q::blocked_key(c, &"cd".repeat(32))
+        .await
+        .expect("q")
+        .is_none());
 }

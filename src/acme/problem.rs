@@ -166,6 +166,7 @@ impl From<RaError> for Problem {
             }
             RaError::OrderNotReady(d) => Problem::new(S::FORBIDDEN, "orderNotReady", d),
             RaError::BadCsr(d) => Problem::new(S::BAD_REQUEST, "badCSR", d),
+            RaError::BadPublicKey(d) => Problem::new(S::BAD_REQUEST, "badPublicKey", d),
             RaError::RejectedIdentifier {
                 detail,
                 subproblems,

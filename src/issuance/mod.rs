@@ -6,6 +6,7 @@
 pub mod csr;
 pub mod ct;
 pub mod devca;
+pub mod keyfile;
 pub mod lint;
 pub mod signer;
 mod tbs;

@@ -1,8 +1,11 @@
 //! Key policy for subscriber and account keys (CPS 6.1.5/6.1.6 JA, BR 6.1.1.3, 6.1.5,
 //! 6.1.6; REQUIREMENTS §6). One entry point, `check_spki`, for CSR keys and for ACME account
 //! keys (which arrive as JWKs and are converted to SPKI first), so both follow one rule book.
-//! ROCA, Fermat and the blocked-keys table come with the issuer pipeline (issue #3).
+//! RSA moduli are also checked for the ROCA fingerprint (`roca.rs`) and for Fermat
+//! factorisation within 100 rounds (`fermat.rs`), BR 6.1.1.3. The blocked-keys list needs
+//! storage, so the RA checks it (`ra::keys`), not this module.
 
+use super::{fermat, roca};
 use der::Decode;
 use rsa::traits::PublicKeyParts;
 use spki::SubjectPublicKeyInfoRef;
@@ -84,6 +87,41 @@ pub fn check_spki(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError>
     }
 }
 
+/// One encoding per key, so a key has one hash in the blocked-keys list however it is
+/// presented (a CSR may carry a compressed EC point, a JWK becomes an uncompressed one):
+/// RSA keys re-encoded as the `rsa` crate writes them (NULL parameters, minimal integers),
+/// P-256/P-384 points uncompressed with the named curve (RFC 5480 2.2). Other keys, and RSA
+/// moduli beyond what the `rsa` crate reads, are returned as given. An error only when the
+/// input is not a SubjectPublicKeyInfo at all.
+pub fn canonical_spki(spki_der: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use pkcs8::EncodePublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| {
+        reject(format!(
+            "public key is not a valid SubjectPublicKeyInfo: {e}"
+        ))
+    })?;
+    let point = spki.subject_public_key.as_bytes();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
+    let reencoded = match (spki.algorithm.oid, curve, point) {
+        (RSA_ENCRYPTION, _, _) => rsa::RsaPublicKey::from_public_key_der(spki_der)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        (EC_PUBLIC_KEY, Some(SECP256R1), Some(point)) => p256::PublicKey::from_sec1_bytes(point)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        (EC_PUBLIC_KEY, Some(SECP384R1), Some(point)) => p384::PublicKey::from_sec1_bytes(point)
+            .ok()
+            .and_then(|k| k.to_public_key_der().ok()),
+        _ => None,
+    };
+    Ok(reencoded.map_or_else(|| spki_der.to_vec(), |doc| doc.into_vec()))
+}
+
 fn check_rsa(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError> {
     use rsa::pkcs8::DecodePublicKey;
     // The rsa crate refuses moduli above 4096 bits and exponents outside 2..2^33, which is
@@ -117,7 +155,13 @@ fn check_rsa(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError> {
     if n % &two != one {
         return Err(reject("RSA modulus must be odd (BR 6.1.6)"));
     }
-    // BR 6.1.6: no factors smaller than 752.
+    check_modulus(n)?;
+    Ok(KeyType::Rsa { bits })
+}
+
+/// Known ways to factor the modulus: small factors (BR 6.1.6), the ROCA fingerprint and
+/// Fermat's method within 100 rounds (BR 6.1.1.3). Cheapest first.
+fn check_modulus(n: &rsa::BigUint) -> Result<(), KeyError> {
     if let Some(p) =
         small_primes().find(|p| (n % rsa::BigUint::from(*p)) == rsa::BigUint::from(0u8))
     {
@@ -125,7 +169,21 @@ fn check_rsa(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError> {
             "RSA modulus has the small factor {p} (BR 6.1.6)"
         )));
     }
-    Ok(KeyType::Rsa { bits })
+    if roca::is_fingerprinted(n) {
+        return Err(reject(
+            "RSA modulus is ROCA-vulnerable (CVE-2017-15361): it was made by a flawed \
+             generator (Infineon RSALib) and can be factored; generate a new key (BR 6.1.1.3)",
+        ));
+    }
+    if let Some(found) = fermat::factor(n, fermat::ROUNDS) {
+        return Err(reject(format!(
+            "RSA modulus factors by Fermat's method (in {} of {} rounds): its primes are too \
+             close; generate a new key (BR 6.1.1.3)",
+            found.round,
+            fermat::ROUNDS
+        )));
+    }
+    Ok(())
 }
 
 /// Primes below 752 (BR 6.1.6).
@@ -162,7 +220,7 @@ fn check_ec(spki: &SubjectPublicKeyInfoRef<'_>) -> Result<KeyType, KeyError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pkcs8::EncodePublicKey;
 
@@ -199,6 +257,73 @@ mod tests {
     }
 
     #[test]
+    fn roca_modulus_is_rejected_for_both_uses() {
+        // The published vulnerable modulus of Boulder's goodkey tests (see roca.rs).
+        let n = super::roca::tests::boulder_modulus();
+        let key = rsa::RsaPublicKey::new(n, rsa::BigUint::from(65537u32)).expect("key");
+        let der = key.to_public_key_der().expect("der").into_vec();
+        for key_use in [KeyUse::Subscriber, KeyUse::Account] {
+            let err = check_spki(&der, key_use).expect_err("ROCA");
+            assert!(err.detail.contains("ROCA-vulnerable"), "{}", err.detail);
+            assert!(err.detail.contains("CVE-2017-15361"), "{}", err.detail);
+        }
+    }
+
+    /// A real, valid RSA-2048 key whose primes are close: a random 1024-bit prime and the
+    /// next prime after it plus a million.
+    pub(crate) fn close_prime_key() -> rsa::RsaPrivateKey {
+        let gap = rsa::BigUint::from(1_000_000u32);
+        let (p, q) = super::fermat::tests::primes_with_gap(1024, &gap);
+        // from_p_q computes d and goes through from_components, which validates the key.
+        let key = rsa::RsaPrivateKey::from_p_q(p, q, rsa::BigUint::from(65537u32))
+            .expect("valid RSA key from close primes");
+        key.validate().expect("valid");
+        key
+    }
+
+    #[test]
+    fn close_prime_key_is_rejected_by_fermat() {
+        let key = close_prime_key();
+        assert_eq!(key.n().bits(), 2048);
+        let der = key
+            .to_public_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        for key_use in [KeyUse::Subscriber, KeyUse::Account] {
+            let err = check_spki(&der, key_use).expect_err("Fermat");
+            assert!(err.detail.contains("Fermat's method"), "{}", err.detail);
+            assert!(err.detail.contains("too close"), "{}", err.detail);
+        }
+    }
+
+    #[test]
+    fn ordinary_rsa_keys_pass_the_factoring_checks() {
+        for bits in [2048, 3072] {
+            assert_eq!(
+                check_spki(&rsa_spki(bits), KeyUse::Subscriber),
+                Ok(KeyType::Rsa { bits })
+            );
+        }
+    }
+
+    /// Whole-check timing on this machine: `cargo nextest run -p hanko check_spki_timing
+    /// --run-ignored only --no-capture`.
+    #[test]
+    #[ignore = "timing report, not a check"]
+    fn check_spki_timing() {
+        for bits in [2048, 4096] {
+            let der = rsa_spki(bits);
+            let runs = 100;
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                assert!(check_spki(std::hint::black_box(&der), KeyUse::Subscriber).is_ok());
+            }
+            eprintln!("check_spki, RSA-{bits}: {:?} each", start.elapsed() / runs);
+        }
+    }
+
+    #[test]
     fn ec_curves_and_invalid_points() {
         let p256 = p256::SecretKey::random(&mut rand::rngs::OsRng)
             .public_key()
@@ -229,6 +354,42 @@ mod tests {
             .into_vec();
         assert_eq!(check_spki(&der, KeyUse::Account), Ok(KeyType::Ed25519));
         assert!(check_spki(&der, KeyUse::Subscriber).is_err());
+    }
+
+    #[test]
+    fn canonical_spki_uncompresses_ec_points_and_keeps_canonical_input() {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let canonical = secret
+            .public_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        assert_eq!(canonical_spki(&canonical), Ok(canonical.clone()));
+        // The same key with a compressed point: a different SPKI, the same canonical form.
+        let compressed = secret.public_key().to_encoded_point(true);
+        let params = der::asn1::AnyRef::from(&SECP256R1);
+        let spki = SubjectPublicKeyInfoRef {
+            algorithm: spki::AlgorithmIdentifierRef {
+                oid: EC_PUBLIC_KEY,
+                parameters: Some(params),
+            },
+            subject_public_key: der::asn1::BitStringRef::from_bytes(compressed.as_bytes())
+                .expect("bits"),
+        };
+        let compressed_der = der::Encode::to_der(&spki).expect("der");
+        assert_ne!(compressed_der, canonical);
+        assert_eq!(canonical_spki(&compressed_der), Ok(canonical));
+        // RSA and Ed25519 in their usual encodings are already canonical.
+        let rsa = rsa_spki(2048);
+        assert_eq!(canonical_spki(&rsa), Ok(rsa));
+        let ed = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+            .verifying_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        assert_eq!(canonical_spki(&ed), Ok(ed));
+        assert!(canonical_spki(b"not der").is_err());
     }
 
     #[test]

@@ -4,5 +4,7 @@
 //! the date).
 
 pub mod dated;
+pub mod fermat;
 pub mod keys;
 pub mod names;
+pub mod roca;

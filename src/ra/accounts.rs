@@ -26,6 +26,8 @@ pub enum NewAccountOutcome {
 
 impl Ra {
     pub async fn new_account(&self, req: NewAccount) -> RaResult<NewAccountOutcome> {
+        // A reported-compromised key gets nothing, not even its existing account (CP 4.9.12).
+        self.ensure_key_not_blocked(&req.key.spki_der).await?;
         let existing = q::account_by_thumbprint(self.storage.reader(), &req.key.thumbprint).await?;
         if let Some(existing) = existing {
             let view = AccountView::from_model(&existing)?;
@@ -144,6 +146,7 @@ impl Ra {
         old_thumbprint: &str,
         new_key: &AccountKey,
     ) -> RaResult<AccountView> {
+        self.ensure_key_not_blocked(&new_key.spki_der).await?;
         let txn = self.storage.begin().await?;
         let mut m = q::account(&txn, id)
             .await?

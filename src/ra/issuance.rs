@@ -261,7 +261,9 @@ impl Ra {
                 order_id: order_id.to_string(),
                 der: issued.der.clone(),
                 chain_pem,
-                key_hash: hex::encode(Sha256::digest(&request.public_key_der)),
+                // The canonical SPKI hash, the blocked-keys table's key (a compressed EC point in
+                // a CSR must not give the same key a second hash).
+                key_hash: super::keys::key_hash(&request.public_key_der),
                 names: json!(request.names).to_string(),
                 not_before: issued.not_before,
                 not_after: issued.not_after,

@@ -7,6 +7,7 @@
 mod accounts;
 mod authz;
 mod issuance;
+pub mod keys;
 mod orders;
 pub mod organizations;
 mod profiles;
@@ -47,6 +48,9 @@ pub enum RaError {
     OrderNotReady(String),
     #[error("{0}")]
     BadCsr(String),
+    /// An account key refused after JWS parsing, e.g. a blocked key (RFC 8555 6.7).
+    #[error("{0}")]
+    BadPublicKey(String),
     #[error("{detail}")]
     RejectedIdentifier {
         detail: String,

@@ -306,6 +306,9 @@ impl Ra {
         };
         let names: Vec<String> = view.identifiers.iter().map(|i| i.value.clone()).collect();
         let checked = csr::check_csr(csr_der, &names).map_err(|e| RaError::BadCsr(e.detail))?;
+        // Before the serial is reserved: a blocked key must not cost a serial (CP 4.9.12).
+        self.ensure_csr_key_not_blocked(&checked.public_key_der)
+            .await?;
         let serial = Serial::random();
         let now = self.clock.now();
         let txn = self.storage.begin().await?;

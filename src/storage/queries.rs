@@ -349,3 +349,32 @@ pub async fn insert_organization<C: ConnectionTrait>(c: &C, m: organization::Mod
 pub async fn organization<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<organization::Model>> {
     Ok(organization::Entity::find_by_id(id).one(c).await?)
 }
+
+// ---- blocked keys (REQUIREMENTS §6, CP 4.9.12) ----------------------------------------------
+
+/// The blocked-keys entry for this SPKI hash (lowercase hex SHA-256 of the DER
+/// SubjectPublicKeyInfo, as `certificates.key_hash`).
+pub async fn blocked_key<C: ConnectionTrait>(
+    c: &C,
+    key_hash: &str,
+) -> R<Option<super::entities::blocked_key::Model>> {
+    Ok(super::entities::blocked_key::Entity::find_by_id(key_hash)
+        .one(c)
+        .await?)
+}
+
+/// Block a key. Idempotent: an already-blocked key keeps its first entry and the answer is
+/// `false`; `true` when this call added it.
+pub async fn insert_blocked_key<C: ConnectionTrait>(
+    c: &C,
+    m: super::entities::blocked_key::Model,
+) -> R<bool> {
+    use super::entities::blocked_key::{Column, Entity};
+    use sea_orm::{sea_query::OnConflict, TryInsertResult};
+    let result = Entity::insert(m.into_active_model())
+        .on_conflict(OnConflict::column(Column::KeyHash).do_nothing().to_owned())
+        .do_nothing()
+        .exec_without_returning(c)
+        .await?;
+    Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+}
