@@ -5,7 +5,7 @@
 use crate::config::{Config, LogFormat};
 use crate::storage::Storage;
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -40,37 +40,13 @@ enum Command {
     },
     /// Operator actions on the CA's data; each one is written to the audit log.
     Admin {
-        #[command(subcommand)]
-        command: AdminCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Block a key reported compromised (CP 4.9.12): afterwards it is refused as an account
-    /// key and in CSRs. Idempotent.
-    BlockKey {
-        /// PEM file holding the key: a public key, a private key (the public key is derived),
-        /// a certificate or a certificate request. Nothing in it is verified.
-        #[arg(long)]
-        file: PathBuf,
-        /// Why the key is blocked; kept with the entry and in the audit event.
-        #[arg(long, default_value = "reported compromised")]
-        reason: String,
-        /// Who is acting, for the audit log (`operator:<name>`).
-        #[arg(long, default_value = "cli")]
-        operator: String,
         /// Configuration file (the server's); without it, defaults and HANKO_* variables.
-        #[arg(long)]
+        #[arg(long, global = true)]
         config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::admin::AdminCommand,
     },
 }
-
-/// The operator's input is unusable (a file without a key, …): exit code 2, as for a bad
-/// configuration, so scripts can tell it from a failure of the CA itself.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct InputError(String);
 
 #[derive(Subcommand)]
 enum AuditCommand {
@@ -89,9 +65,7 @@ pub fn main() -> ExitCode {
             command: AuditCommand::Verify { config },
         } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
-        Command::Admin {
-            command: AdminCommand::BlockKey { config, .. },
-        } => config.clone(),
+        Command::Admin { config, .. } => config.clone(),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
@@ -123,12 +97,12 @@ pub fn main() -> ExitCode {
                 command: AuditCommand::Verify { .. },
             } => verify_audit(&config).await,
             Command::CheckConfig { .. } => Ok(()),
-            Command::Admin { command } => admin(&config, command).await,
+            Command::Admin { command, .. } => crate::admin::run(&config, command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<InputError>().is_some() => {
+        Err(e) if e.downcast_ref::<crate::admin::InputError>().is_some() => {
             eprintln!("hanko: {e:#}");
             ExitCode::from(2)
         }
@@ -153,7 +127,7 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<Storage> {
+pub(crate) async fn open(config: &Config) -> anyhow::Result<Storage> {
     std::fs::create_dir_all(&config.storage.data_dir)?;
     let storage = Storage::connect(&config.database_url(), config.storage.max_connections).await?;
     storage.migrate().await?;
@@ -177,42 +151,4 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
         }
         Err(e) => anyhow::bail!("audit chain BROKEN: {e}"),
     }
-}
-
-async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    match command {
-        AdminCommand::BlockKey {
-            file,
-            reason,
-            operator,
-            ..
-        } => block_key(config, &file, &reason, &operator).await,
-    }
-}
-
-/// `admin block-key`: the file is read before the database is opened, so a bad file
-/// changes nothing.
-async fn block_key(
-    config: &Config,
-    file: &Path,
-    reason: &str,
-    operator: &str,
-) -> anyhow::Result<()> {
-    use crate::core::Clock;
-    let pem = std::fs::read(file)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
-    let spki = crate::issuance::keyfile::public_key_from_pem(&pem)
-        .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
-    let storage = open(config).await?;
-    let actor = crate::audit::Actor::Operator(operator.to_string());
-    let now = crate::core::SystemClock.now();
-    let result = crate::ra::keys::block_key(&storage, now, &spki, "admin", reason, &actor).await;
-    storage.close().await;
-    let hash = crate::ra::keys::key_hash(&spki);
-    if result? {
-        println!("key sha256 {hash}: blocked");
-    } else {
-        println!("key sha256 {hash}: already blocked");
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Hanko: an ACME (RFC 8555) certificate authority. See ARCHITECTURE.md for the module map.
 pub mod acme;
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod config;
