@@ -1,4 +1,5 @@
-//! The command line: `hanko serve`, `check-config`, `migrate`, `audit verify`.
+//! The command line: `hanko serve`, `check-config`, `migrate`, `audit verify`,
+//! `ceremony root|intermediate|ocsp-responder`.
 //! Owns: argument parsing, logging setup, exit codes. Must not touch: behaviour (delegates).
 
 use crate::config::{Config, LogFormat};
@@ -37,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Key and certificate ceremonies on the HSM (CP 4.3.1.1).
+    Ceremony {
+        #[command(subcommand)]
+        command: Box<crate::issuance::ceremony::CeremonyCommand>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,6 +62,7 @@ pub fn main() -> ExitCode {
             command: AuditCommand::Verify { config },
         } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
+        Command::Ceremony { command } => command.common().config.clone(),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
@@ -87,6 +94,9 @@ pub fn main() -> ExitCode {
                 command: AuditCommand::Verify { .. },
             } => verify_audit(&config).await,
             Command::CheckConfig { .. } => Ok(()),
+            Command::Ceremony { command } => crate::issuance::ceremony::run(config, *command)
+                .await
+                .map_err(anyhow::Error::from),
         }
     });
     match result {
