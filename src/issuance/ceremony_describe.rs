@@ -139,24 +139,7 @@ fn extension(ext: &X509Extension<'_>) -> String {
                 (false, _) => "not a CA".to_string(),
             },
         ),
-        ParsedExtension::ExtendedKeyUsage(eku) => {
-            let mut uses = Vec::new();
-            for (set, name) in [
-                (eku.server_auth, "serverAuth"),
-                (eku.client_auth, "clientAuth"),
-                (eku.ocsp_signing, "OCSPSigning"),
-                (eku.code_signing, "codeSigning"),
-                (eku.email_protection, "emailProtection"),
-                (eku.time_stamping, "timeStamping"),
-                (eku.any, "anyExtendedKeyUsage"),
-            ] {
-                if set {
-                    uses.push(name.to_string());
-                }
-            }
-            uses.extend(eku.other.iter().map(oid_name));
-            ("extendedKeyUsage", uses.join(", "))
-        }
+        ParsedExtension::ExtendedKeyUsage(eku) => ("extendedKeyUsage", eku_text(eku)),
         ParsedExtension::CertificatePolicies(policies) => (
             "certificatePolicies",
             policies
@@ -165,23 +148,9 @@ fn extension(ext: &X509Extension<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        ParsedExtension::CRLDistributionPoints(points) => (
-            "cRLDistributionPoints",
-            points
-                .iter()
-                .filter_map(|p| match &p.distribution_point {
-                    Some(DistributionPointName::FullName(names)) => Some(
-                        names
-                            .iter()
-                            .map(|n| n.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
+        ParsedExtension::CRLDistributionPoints(points) => {
+            ("cRLDistributionPoints", crl_points_text(points))
+        }
         ParsedExtension::AuthorityInfoAccess(aia) => (
             "authorityInfoAccess",
             aia.accessdescs
@@ -202,4 +171,40 @@ fn extension(ext: &X509Extension<'_>) -> String {
         }
     };
     format!("{name}{critical}: {value}")
+}
+
+fn eku_text(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> String {
+    let mut uses = Vec::new();
+    for (set, name) in [
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.ocsp_signing, "OCSPSigning"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.any, "anyExtendedKeyUsage"),
+    ] {
+        if set {
+            uses.push(name.to_string());
+        }
+    }
+    uses.extend(eku.other.iter().map(oid_name));
+    uses.join(", ")
+}
+
+fn crl_points_text(points: &x509_parser::extensions::CRLDistributionPoints<'_>) -> String {
+    points
+        .iter()
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(
+                names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -8,6 +8,10 @@ use crate::issuance::verify::verify_signature;
 use chrono::Utc;
 use const_oid::db::rfc4519::COMMON_NAME;
 use cryptoki::context::Function;
+use cryptoki::object::{AttributeType, KeyType, ObjectClass};
+use der::asn1::OctetString;
+use der::{Decode, Encode};
+use pkcs8::EncodePublicKey;
 use spki::SubjectPublicKeyInfoOwned;
 use std::sync::atomic::AtomicUsize;
 
