@@ -1,5 +1,5 @@
 //! The command line: `hanko serve`, `check-config`, `migrate`, `audit verify`,
-//! `admin block-key`.
+//! `admin …`, `ceremony root|intermediate|ocsp-responder`.
 //! Owns: argument parsing, logging setup, exit codes. Must not touch: behaviour (delegates).
 
 use crate::config::{Config, LogFormat};
@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::admin::AdminCommand,
     },
+    /// Key and certificate ceremonies on the HSM (CP 4.3.1.1).
+    Ceremony {
+        #[command(subcommand)]
+        command: Box<crate::issuance::ceremony::CeremonyCommand>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -66,6 +71,7 @@ pub fn main() -> ExitCode {
         } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
         Command::Admin { config, .. } => config.clone(),
+        Command::Ceremony { command } => command.common().config.clone(),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
@@ -98,6 +104,9 @@ pub fn main() -> ExitCode {
             } => verify_audit(&config).await,
             Command::CheckConfig { .. } => Ok(()),
             Command::Admin { command, .. } => crate::admin::run(&config, command).await,
+            Command::Ceremony { command } => crate::issuance::ceremony::run(config, *command)
+                .await
+                .map_err(anyhow::Error::from),
         }
     });
     match result {

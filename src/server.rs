@@ -5,7 +5,7 @@
 use crate::acme::{nonce::NonceService, render::Urls, router, AppState};
 use crate::config::Config;
 use crate::core::SystemClock;
-use crate::issuance::{devca, CertificateAuthority};
+use crate::issuance::{devca, CertificateAuthority, Issuer};
 use crate::metrics::Metrics;
 use crate::ra::Ra;
 use crate::storage::Storage;
@@ -39,18 +39,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.storage.data_dir.display()
         )
     })?;
-    if !config.ca.dev_hierarchy {
-        anyhow::bail!(
-            "ca.dev_hierarchy = false, but no HSM-backed issuer exists yet (issue #3): \
-             only the development hierarchy can issue"
-        );
-    }
-    let hierarchy = devca::load_or_create(&config.storage.data_dir)
-        .context("loading the development CA hierarchy")?;
-    if hierarchy.created {
-        tracing::warn!(root = %hierarchy.root_path.display(),
-            "created a DEVELOPMENT CA hierarchy with software keys: not for production");
-    }
+    let setup = issuer_setup(&config).await?;
     let storage = Storage::connect(&config.database_url(), config.storage.max_connections)
         .await
         .context("connecting to the database (storage.url)")?;
@@ -64,9 +53,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,
             std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?,
         ),
-        _ => devca::listener_certificate(&hierarchy).context("issuing the listener certificate")?,
+        _ => match &setup.hierarchy {
+            Some(hierarchy) => devca::listener_certificate(hierarchy)
+                .context("issuing the listener certificate")?,
+            // An HSM-backed CA key signs subscriber certificates only; the listener's
+            // certificate comes from the operator.
+            None => anyhow::bail!(
+                "server.tls_cert and server.tls_key are required when ca.dev_hierarchy = false \
+                 (there is no development hierarchy to issue the listener certificate)"
+            ),
+        },
     };
-    let ca = Arc::new(issuer_pipeline(&config, hierarchy.intermediate.clone())?);
+    let ca = Arc::new(issuer_pipeline(&config, setup.issuer)?);
     let ra = Ra::new(
         storage.clone(),
         config.clone(),
@@ -110,7 +108,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(shutdown_on_signal(handle.clone(), grace));
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
-        root = %hierarchy.root_path.display(),
+        issuer = %setup.description,
         listen = %config.server.listen,
         database = %redact(&config.database_url()),
         "Hanko ACME server ready"
@@ -156,6 +154,52 @@ fn issuer_pipeline(
         .with_ct(ct);
     ca.check_publicly_trusted(linter_enabled, ct_ready)?;
     Ok(ca)
+}
+
+/// The issuing CA: the development hierarchy, or the HSM-backed issuer of `ca.issuer`.
+struct IssuerSetup {
+    issuer: Issuer,
+    /// Present only for the development hierarchy (it can also mint the listener's
+    /// certificate).
+    hierarchy: Option<devca::DevHierarchy>,
+    /// For the start-up log line.
+    description: String,
+}
+
+async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
+    if config.ca.dev_hierarchy {
+        let hierarchy = devca::load_or_create(&config.storage.data_dir)
+            .context("loading the development CA hierarchy")?;
+        if hierarchy.created {
+            tracing::warn!(root = %hierarchy.root_path.display(),
+                "created a DEVELOPMENT CA hierarchy with software keys: not for production");
+        }
+        return Ok(IssuerSetup {
+            issuer: hierarchy.intermediate.clone(),
+            description: format!("development root {}", hierarchy.root_path.display()),
+            hierarchy: Some(hierarchy),
+        });
+    }
+    // Opening the token and logging in block: keep them off the async workers.
+    let for_hsm = Arc::clone(config);
+    let issuer = tokio::task::spawn_blocking(move || Issuer::from_hsm(&for_hsm.ca, &for_hsm.hsm))
+        .await
+        .context("opening the HSM")?
+        .context("loading the HSM-backed issuer (ca.issuer, [hsm])")?;
+    let key_label = config
+        .ca
+        .issuer
+        .as_ref()
+        .map(|i| i.key_label.clone())
+        .unwrap_or_default();
+    Ok(IssuerSetup {
+        issuer,
+        hierarchy: None,
+        description: format!(
+            "HSM key {key_label:?} on token {:?}",
+            config.hsm.token_label
+        ),
+    })
 }
 
 fn tls_config(

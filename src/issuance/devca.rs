@@ -7,7 +7,7 @@
 
 use super::signer::software::{KeyKind, SoftwareSigner};
 use super::signer::Signer;
-use super::tbs::{self, CaKind, IssuerInfo, LeafSpec, San, TbsFields};
+use super::tbs::{self, CaKind, CertificatePlan, IssuerInfo, LeafSpec, San};
 use super::{IssuanceError, Issuer};
 use crate::core::Serial;
 use chrono::{DateTime, Utc};
@@ -265,13 +265,14 @@ struct CaCertificate<'a> {
     now: DateTime<Utc>,
 }
 
-/// The CA profile builder: same TBS encoder and signing path as subscriber certificates.
+/// The CA profile builder: the same certificate plan (and so the same TBS encoder and
+/// signing path) as the HSM ceremony's CA certificates.
 fn ca_certificate(ca: CaCertificate<'_>) -> Result<Vec<u8>, IssuanceError> {
     let (not_before, not_after) =
         tbs::validity_window(ca.now, BACKDATE_SECONDS, ca.days, ca.issuer_not_after)?;
     let extensions = tbs::ca_extensions(ca.kind, ca.issuer_key_id, &ca.spki)?;
-    let tbs_der = tbs::encode_tbs(TbsFields {
-        serial: &Serial::random(),
+    CertificatePlan {
+        serial: Serial::random(),
         algorithm: ca.signer.algorithm(),
         issuer: ca.issuer,
         not_before,
@@ -279,8 +280,8 @@ fn ca_certificate(ca: CaCertificate<'_>) -> Result<Vec<u8>, IssuanceError> {
         subject: ca.subject,
         spki: ca.spki,
         extensions,
-    })?;
-    tbs::sign_certificate(ca.signer, &tbs_der)
+    }
+    .sign(ca.signer)
 }
 
 fn dev_name(common_name: &str) -> Result<Name, IssuanceError> {
@@ -296,12 +297,14 @@ fn spki_of(key: &SoftwareSigner) -> Result<SubjectPublicKeyInfoOwned, IssuanceEr
         .map_err(|e| IssuanceError::Encoding(format!("public key: {e}")))
 }
 
-fn pem(der: &[u8]) -> Result<String, IssuanceError> {
+/// PEM (RFC 7468 "CERTIFICATE") of a DER certificate.
+pub(crate) fn pem(der: &[u8]) -> Result<String, IssuanceError> {
     der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
         .map_err(|e| IssuanceError::Encoding(format!("PEM: {e}")))
 }
 
-fn pem_to_der(text: &str, file: &str) -> Result<Vec<u8>, IssuanceError> {
+/// The DER of a one-certificate PEM text; `file` names it in errors.
+pub(crate) fn pem_to_der(text: &str, file: &str) -> Result<Vec<u8>, IssuanceError> {
     let (label, der) = der::pem::decode_vec(text.as_bytes())
         .map_err(|e| IssuanceError::Issuer(format!("{file}: not a PEM certificate: {e}")))?;
     if label != "CERTIFICATE" {

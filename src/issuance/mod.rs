@@ -3,6 +3,7 @@
 //! sign. Lint, precertificate and CT slot in between `prepare` and `issue`.
 //! Owns: certificate bytes. Must not touch: storage (callers record serials and results).
 
+pub mod ceremony;
 pub mod csr;
 pub mod ct;
 pub mod devca;
@@ -16,7 +17,7 @@ mod test_support;
 mod tests;
 mod verify;
 
-use crate::config::{CaConfig, ProfileConfig, ValidationLevel};
+use crate::config::{CaConfig, HsmConfig, ProfileConfig, ValidationLevel};
 use crate::core::Serial;
 use chrono::{DateTime, Utc};
 use der::asn1::ObjectIdentifier;
@@ -61,6 +62,33 @@ pub struct Issuer {
     pub certificate_der: Vec<u8>,
     pub certificate_pem: String,
     pub signer: Arc<dyn Signer>,
+}
+
+impl Issuer {
+    /// The HSM-backed issuing CA named by `ca.issuer` (used when `ca.dev_hierarchy` is
+    /// false): its certificate from the PEM file, its key found by label on the `[hsm]`
+    /// token. Blocking: opens the token and logs in. `CertificateAuthority::new` then checks
+    /// that the key is the certificate's.
+    pub fn from_hsm(ca: &CaConfig, hsm: &HsmConfig) -> Result<Issuer, IssuanceError> {
+        let issuer = ca.issuer.as_ref().ok_or_else(|| {
+            IssuanceError::Issuer(
+                "ca.dev_hierarchy = false requires ca.issuer (certificate and key_label of \
+                 the HSM-backed issuing CA)"
+                    .to_string(),
+            )
+        })?;
+        let name = format!("ca.issuer.certificate {}", issuer.certificate.display());
+        let text = std::fs::read_to_string(&issuer.certificate)
+            .map_err(|e| IssuanceError::Issuer(format!("{name}: {e}")))?;
+        let certificate_der = devca::pem_to_der(&text, &name)?;
+        let token = signer::pkcs11::Pkcs11Token::open(hsm)?;
+        let signer = token.signer(&issuer.key_label)?;
+        Ok(Issuer {
+            certificate_pem: devca::pem(&certificate_der)?,
+            certificate_der,
+            signer: Arc::new(signer),
+        })
+    }
 }
 
 /// What `ra` asks to have issued. Names are already checked against the order.

@@ -541,6 +541,109 @@ pub(crate) fn ca_extensions(
     Ok(exts)
 }
 
+/// A certificate a CA key signs that is not a subscriber certificate: a root, an
+/// intermediate, an OCSP responder. Every field is decided before anything is signed, so
+/// the ceremony can show the operator exactly what will be signed (CP 4.3.1.1) and the
+/// development hierarchy builds its CA certificates the same way.
+pub(crate) struct CertificatePlan {
+    pub serial: Serial,
+    pub algorithm: AlgorithmIdentifierOwned,
+    pub issuer: Name,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub subject: Name,
+    pub spki: SubjectPublicKeyInfoOwned,
+    pub extensions: Vec<Extension>,
+}
+
+impl CertificatePlan {
+    /// DER of the TBSCertificate this plan describes.
+    pub fn tbs_der(&self) -> Result<Vec<u8>, IssuanceError> {
+        encode_tbs(TbsFields {
+            serial: &self.serial,
+            algorithm: self.algorithm.clone(),
+            issuer: self.issuer.clone(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            subject: self.subject.clone(),
+            spki: self.spki.clone(),
+            extensions: self.extensions.clone(),
+        })
+    }
+
+    /// Sign with `signer` (whose algorithm the plan names); the signature is verified
+    /// before the certificate is returned (`sign_certificate`). Blocking.
+    pub fn sign(&self, signer: &dyn Signer) -> Result<Vec<u8>, IssuanceError> {
+        sign_certificate(signer, &self.tbs_der()?)
+    }
+}
+
+/// id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1): relying parties need not check the
+/// responder certificate's own revocation status. Its value is NULL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct OcspNoCheck;
+
+impl const_oid::AssociatedOid for OcspNoCheck {
+    const OID: ObjectIdentifier = const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
+}
+
+impl Encode for OcspNoCheck {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::asn1::Null.encoded_len()
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        der::asn1::Null.encode(writer)
+    }
+}
+
+/// Extensions of the delegated OCSP responder certificate (CP Table 7.1-2, BR 7.1.2.8):
+/// AKI, SKI, keyUsage digitalSignature (critical), EKU id-kp-OCSPSigning only,
+/// id-pkix-ocsp-nocheck. No certificatePolicies (prohibited by the table) and no
+/// basicConstraints (BR 7.1.2.8.2: MAY; absent means not a CA).
+pub(crate) fn ocsp_responder_extensions(
+    issuer_key_id: &[u8],
+    spki: &SubjectPublicKeyInfoOwned,
+) -> Result<Vec<Extension>, IssuanceError> {
+    Ok(vec![
+        aki(issuer_key_id)?,
+        ski(spki)?,
+        extension(&KeyUsage(KeyUsages::DigitalSignature.into()), true)?,
+        extension(
+            &ExtendedKeyUsage(vec![const_oid::db::rfc5280::ID_KP_OCSP_SIGNING]),
+            false,
+        )?,
+        extension(&OcspNoCheck, false)?,
+    ])
+}
+
+/// cRLDistributionPoints and authorityInformationAccess caIssuers for a subordinate CA
+/// certificate, pointing at the issuing root's CRL (BR 7.1.2.11.2) and certificate (BR
+/// 7.1.2.10.3).
+/// Each is omitted when its URL is None.
+pub(crate) fn ca_location_extensions(
+    crl_url: Option<&str>,
+    ca_issuers_url: Option<&str>,
+) -> Result<Vec<Extension>, IssuanceError> {
+    let mut exts = Vec::new();
+    if let Some(url) = crl_url {
+        let dp = DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![uri(url)?])),
+            reasons: None,
+            crl_issuer: None,
+        };
+        exts.push(extension(&CrlDistributionPoints(vec![dp]), false)?);
+    }
+    if let Some(url) = ca_issuers_url {
+        let access = AccessDescription {
+            access_method: ID_AD_CA_ISSUERS,
+            access_location: uri(url)?,
+        };
+        exts.push(extension(&AuthorityInfoAccessSyntax(vec![access]), false)?);
+    }
+    Ok(exts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,10 @@
-//! The one signing interface. Implementations: a development software key (`software`) and,
-//! later, PKCS#11 through cryptoki. The key never leaves the signer (DESIGN invariant 8).
+//! The one signing interface. Implementations: a development software key (`software`) and
+//! CA keys in an HSM through PKCS#11 (`pkcs11`, cryptoki). The key never leaves the signer
+//! (DESIGN invariant 8).
 
+pub mod pkcs11;
+#[cfg(test)]
+pub(crate) mod softhsm_test_support;
 pub mod software;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +13,9 @@ pub enum SignerError {
     Failed(String),
     #[error("key: {0}")]
     Key(String),
+    /// The HSM or its configuration: module, token, PIN, sessions.
+    #[error("HSM: {0}")]
+    Hsm(String),
 }
 
 pub trait Signer: Send + Sync {
