@@ -44,7 +44,7 @@ pub enum SubmissionKind {
     Final,
 }
 
-/// A submission the log accepted (parsed and signed for).
+/// A submission the log accepted (parsed; recorded on arrival, before any delay).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
     pub kind: SubmissionKind,
@@ -166,9 +166,6 @@ async fn add_chain(State(shared): State<Arc<Shared>>, body: Bytes) -> (StatusCod
 }
 
 async fn answer(shared: &Shared, kind: SubmissionKind, body: &[u8]) -> (StatusCode, String) {
-    if let LogBehaviour::Slow(delay) = shared.behaviour {
-        tokio::time::sleep(delay).await;
-    }
     let (chain, entry) = match parse_chain(body).and_then(|chain| {
         let entry = match kind {
             SubmissionKind::Pre => precert_entry(&chain)?,
@@ -179,8 +176,13 @@ async fn answer(shared: &Shared, kind: SubmissionKind, body: &[u8]) -> (StatusCo
         Ok(parsed) => parsed,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e:#}")),
     };
+    // Recorded on arrival, before a slow log's delay: tests watch for a submission to know
+    // the CA has signed a precertificate and is waiting for its SCTs.
     if let Ok(mut list) = shared.submissions.lock() {
         list.push(Submission { kind, chain });
+    }
+    if let LogBehaviour::Slow(delay) = shared.behaviour {
+        tokio::time::sleep(delay).await;
     }
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,0 +1,267 @@
+//! `FullCa`: hanko as a publicly-trusted CA would run it (issue #3): CA keys in a SoftHSM2
+//! token made by `hanko ceremony`, pkilint before every signature, precertificates logged to
+//! in-process RFC 6962 test logs, and BIND9 serving the test zone. Each test gets its own
+//! token, logs, DNS and directory; `start` may be called again on the same directory to
+//! restart the CA after a crash.
+
+use crate::bind9::{Bind9, Zone};
+use crate::ctlog::{LogBehaviour, TestCtLog};
+use crate::process::Cmd;
+use crate::rig::{DEFAULT_HOSTS, ZONE};
+use crate::server::{hanko_binary, HankoOptions, HankoServer};
+use crate::softhsm::SoftHsm;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The two hierarchies the suite issues under (issue #3 item 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// Root P-384, issuing CA P-256.
+    Ecdsa,
+    /// Root RSA-3072, issuing CA RSA-2048.
+    Rsa,
+}
+
+/// One test CT log: its operator and how it behaves.
+#[derive(Debug, Clone)]
+pub struct LogSpec {
+    pub name: String,
+    pub operator: String,
+    pub behaviour: LogBehaviour,
+    pub timeout_ms: u64,
+}
+
+impl LogSpec {
+    pub fn new(name: &str, operator: &str, behaviour: LogBehaviour) -> LogSpec {
+        LogSpec {
+            name: name.to_string(),
+            operator: operator.to_string(),
+            behaviour,
+            timeout_ms: 2_000,
+        }
+    }
+
+    pub fn timeout_ms(mut self, ms: u64) -> LogSpec {
+        self.timeout_ms = ms;
+        self
+    }
+}
+
+/// Public-looking URLs under the test zone: pkilint flags internal names (127.0.0.1,
+/// `.invalid`) as errors, and production URLs are public.
+pub const CRL_BASE_URL: &str = "http://crl.hanko-ci.com/crl";
+pub const OCSP_URL: &str = "http://ocsp.hanko-ci.com";
+pub const CA_ISSUERS_URL: &str = "http://repo.hanko-ci.com/issuing.der";
+pub const CPS_URI: &str = "https://repo.hanko-ci.com/cps";
+
+/// The finding the CP forces on every subscriber certificate (CP 7.1.6.4 requires the
+/// CPS URI qualifier; BR 7.1.2.7.9 calls it NOT RECOMMENDED): ignored by the CA's
+/// configuration with that reason, and by the suite's independent pkilint check.
+pub const CP_MANDATED_FINDING: &str = "cabf.serverauth.certificate_policy_qualifier_present";
+
+pub struct FullCa {
+    pub hsm: SoftHsm,
+    pub bind: Bind9,
+    pub logs: Vec<TestCtLog>,
+    pub root_pem: PathBuf,
+    pub issuer_pem: PathBuf,
+    listener_ca_pem: PathBuf,
+    listener_chain: PathBuf,
+    listener_key: PathBuf,
+    work: TempDir,
+}
+
+impl FullCa {
+    /// Token, ceremonies (root and issuing CA, each `--yes`), listener certificate, CT logs
+    /// and DNS. Nothing is started for hanko yet.
+    pub async fn prepare(hierarchy: Hierarchy, logs: &[LogSpec]) -> Result<FullCa> {
+        crate::init_crypto();
+        let work = tempfile::Builder::new()
+            .prefix("hanko-fullca-")
+            .tempdir()
+            .context("creating the CA directory")?;
+        let hsm = SoftHsm::new("hanko-ci").await?;
+        let mut started = Vec::new();
+        for spec in logs {
+            started.push(
+                TestCtLog::start(&spec.name, spec.behaviour.clone())
+                    .await
+                    .with_operator(&spec.operator),
+            );
+        }
+        let zone = Zone::new(ZONE).hosts(DEFAULT_HOSTS);
+        let bind = Bind9::start(&[zone]).await.context("starting BIND9")?;
+        let (listener_ca_pem, listener_chain, listener_key) = listener_certificate(work.path())?;
+        let mut ca = FullCa {
+            hsm,
+            bind,
+            logs: started,
+            root_pem: work.path().join("root.pem"),
+            issuer_pem: work.path().join("issuing.pem"),
+            listener_ca_pem,
+            listener_chain,
+            listener_key,
+            work,
+        };
+        ca.ceremonies(hierarchy, logs).await?;
+        Ok(ca)
+    }
+
+    async fn ceremonies(&mut self, hierarchy: Hierarchy, logs: &[LogSpec]) -> Result<()> {
+        let (root_type, issuing_type, suffix) = match hierarchy {
+            Hierarchy::Ecdsa => ("p384", "p256", "ECC"),
+            Hierarchy::Rsa => ("rsa3072", "rsa2048", "RSA"),
+        };
+        let root = self.root_pem.display().to_string();
+        let issuing = self.issuer_pem.display().to_string();
+        let root_subject = format!("C=JP, O=Hanko CI, CN=Hanko CI Root {suffix}");
+        let issuing_subject = format!("C=JP, O=Hanko CI, CN=Hanko CI Issuing {suffix}");
+        let out = self
+            .cli(&[
+                "ceremony", "root", "--yes", "--operator", "ci", "--key-label", "root",
+                "--key-type", root_type, "--days", "3650", "--subject", &root_subject,
+                "--out", &root,
+            ], logs)
+            .run()
+            .await?;
+        if !out.success() {
+            bail!("ceremony root failed:\n{}", out.combined());
+        }
+        let out = self
+            .cli(&[
+                "ceremony", "intermediate", "--yes", "--operator", "ci", "--root-cert",
+                &root, "--root-key-label", "root", "--key-label", "issuing", "--key-type",
+                issuing_type, "--days", "1825", "--subject", &issuing_subject,
+                "--crl-url", "http://crl.hanko-ci.com/root.crl",
+                "--ca-issuers-url", "http://repo.hanko-ci.com/root.der", "--out", &issuing,
+            ], logs)
+            .run()
+            .await?;
+        if !out.success() {
+            bail!("ceremony intermediate failed:\n{}", out.combined());
+        }
+        Ok(())
+    }
+
+    /// The data directory's parent: pass to `HankoOptions::work_dir` to keep the database.
+    pub fn work_dir(&self) -> PathBuf {
+        self.work.path().join("hanko")
+    }
+
+    /// Every setting of the full pipeline, for the server and for `hanko` subcommands.
+    pub fn env(&self, logs: &[LogSpec]) -> Vec<(String, String)> {
+        let mut env = self.hsm.hanko_env();
+        let ct_logs: Vec<String> = logs
+            .iter()
+            .zip(&self.logs)
+            .map(|(spec, log)| {
+                format!(
+                    "{{name = {:?}, url = {:?}, public_key = {:?}, operator = {:?}, timeout_ms = {}}}",
+                    spec.name,
+                    log.url(),
+                    log.public_key_b64(),
+                    spec.operator,
+                    spec.timeout_ms
+                )
+            })
+            .collect();
+        let python = crate::pkilint::python()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("<{e}>"));
+        let profiles = "{\
+            dv = {validation = \"dv\", validity_days = 90, publicly_trusted = true}, \
+            ov = {validation = \"ov\", validity_days = 198, common_name = true, publicly_trusted = true}, \
+            shortlived = {validation = \"dv\", validity_days = 7, short_lived = true, publicly_trusted = true}}";
+        let pairs = [
+            ("HANKO_STORAGE__DATA_DIR", self.work_dir().join("data").display().to_string()),
+            ("HANKO_CA__DEV_HIERARCHY", "false".to_string()),
+            (
+                "HANKO_CA__ISSUER",
+                format!(
+                    "{{certificate = {:?}, key_label = \"issuing\"}}",
+                    self.issuer_pem.display().to_string()
+                ),
+            ),
+            ("HANKO_CA__PROFILES", profiles.to_string()),
+            ("HANKO_CA__CRL_BASE_URL", CRL_BASE_URL.to_string()),
+            ("HANKO_CA__OCSP_URL", OCSP_URL.to_string()),
+            ("HANKO_CA__CA_ISSUERS_URL", CA_ISSUERS_URL.to_string()),
+            ("HANKO_CA__CPS_URI", CPS_URI.to_string()),
+            ("HANKO_SERVER__TLS_CERT", self.listener_chain.display().to_string()),
+            ("HANKO_SERVER__TLS_KEY", self.listener_key.display().to_string()),
+            ("HANKO_LINT__LINTER", "pkilint".to_string()),
+            ("HANKO_LINT__PYTHON", python),
+            (
+                "HANKO_LINT__IGNORE",
+                format!(
+                    "[{{code = {CP_MANDATED_FINDING:?}, reason = \"CP 7.1.6.4 requires the CPS URI qualifier\"}}]"
+                ),
+            ),
+            ("HANKO_CT__LOGS", format!("[{}]", ct_logs.join(", "))),
+        ];
+        env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
+        env
+    }
+
+    /// Options for `HankoServer::start`: the full pipeline on a kept directory.
+    pub fn options(&self, logs: &[LogSpec]) -> HankoOptions {
+        HankoOptions {
+            dns_resolvers: vec![self.bind.addr()],
+            env: self.env(logs),
+            trust_root: Some(self.listener_ca_pem.clone()),
+            work_dir: Some(self.work_dir()),
+            start_timeout: Duration::from_secs(120),
+            ..HankoOptions::default()
+        }
+    }
+
+    pub async fn start(&self, logs: &[LogSpec]) -> Result<HankoServer> {
+        std::fs::create_dir_all(self.work_dir())?;
+        HankoServer::start(self.options(logs)).await
+    }
+
+    /// A `hanko` subcommand on this CA's database and token.
+    pub fn cli(&self, args: &[&str], logs: &[LogSpec]) -> Cmd {
+        let mut cmd = Cmd::new(hanko_binary().unwrap_or_else(|_| PathBuf::from("hanko")))
+            .args(args)
+            .env("HANKO_LOG__LEVEL", "warn")
+            .timeout(Duration::from_secs(120));
+        for (k, v) in self.env(logs) {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.work.path()
+    }
+}
+
+/// A throwaway CA and a 127.0.0.1/localhost certificate for the ACME listener: an
+/// HSM-backed CA signs subscriber certificates only, so the listener's comes from elsewhere
+/// (`server.tls_cert`). Returns (CA PEM path, chain PEM path, key PEM path).
+fn listener_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "hanko test listener CA");
+    let ca = ca_params.self_signed(&ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let cert = params.signed_by(&key, &ca, &ca_key)?;
+    let ca_path = dir.join("listener-ca.pem");
+    let chain_path = dir.join("listener-chain.pem");
+    let key_path = dir.join("listener-key.pem");
+    std::fs::write(&ca_path, ca.pem())?;
+    std::fs::write(&chain_path, format!("{}{}", cert.pem(), ca.pem()))?;
+    std::fs::write(&key_path, key.serialize_pem())?;
+    Ok((ca_path, chain_path, key_path))
+}

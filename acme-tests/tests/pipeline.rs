@@ -1,0 +1,420 @@
+//! The issuer pipeline end to end (issue #3): HSM keys from `hanko ceremony`, pkilint before
+//! every signature, precertificates to RFC 6962 test logs, SCTs embedded in the final
+//! certificate. Every precertificate and certificate issued here is also linted by the
+//! pkilint CLI, independently of the CA, at WARNING level for its document type.
+
+use acme_tests::acme_client::{Account, AcmeClient, Key, Resp};
+use acme_tests::ctlog::{LogBehaviour, SubmissionKind};
+use acme_tests::fullca::{FullCa, Hierarchy, LogSpec, CP_MANDATED_FINDING};
+use acme_tests::http01::Http01Responder;
+use acme_tests::pki::openssl_verify_chain;
+use acme_tests::rig::Rig;
+use acme_tests::server::HankoServer;
+use acme_tests::OrFail;
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Two good logs from distinct operators (the default CT policy), plus one log down, one
+/// slower than its timeout and one answering with an invalid SCT (issue #3 item 6).
+fn five_logs() -> Vec<LogSpec> {
+    vec![
+        LogSpec::new("good-a", "Operator A", LogBehaviour::Normal),
+        LogSpec::new("good-b", "Operator B", LogBehaviour::Normal),
+        LogSpec::new("down", "Operator C", LogBehaviour::Down),
+        LogSpec::new("slow", "Operator D", LogBehaviour::Slow(Duration::from_secs(30)))
+            .timeout_ms(500),
+        LogSpec::new("liar", "Operator E", LogBehaviour::InvalidSct),
+    ]
+}
+
+fn csr_for(key: &rcgen::KeyPair, names: &[&str]) -> Vec<u8> {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).expect("CSR parameters");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .serialize_request(key)
+        .expect("signing CSR")
+        .der()
+        .to_vec()
+}
+
+async fn account(server: &HankoServer) -> (Account, Http01Responder) {
+    let client = AcmeClient::connect(server).await.or_fail("directory");
+    let account = client.create_account(Key::es256()).await.or_fail("account");
+    let responder = Http01Responder::start(server.http01_port())
+        .await
+        .or_fail("http-01 responder");
+    (account, responder)
+}
+
+/// newOrder with a profile → http-01 → finalize; returns the final order (any status).
+async fn order_and_finalize(
+    account: &Account,
+    responder: &Http01Responder,
+    names: &[&str],
+    profile: &str,
+) -> Result<(Value, String)> {
+    let identifiers: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"type": "dns", "value": n}))
+        .collect();
+    let url = account.client.url("newOrder");
+    let rsp = account
+        .post(&url, Some(&json!({"identifiers": identifiers, "profile": profile})))
+        .await?;
+    let order_url = match rsp.location() {
+        Some(loc) if rsp.status == 201 => loc.to_string(),
+        _ => bail!("newOrder ({profile}) should be 201:\n{rsp}"),
+    };
+    let order = account.make_ready(responder, &order_url).await?;
+    let key = rcgen::KeyPair::generate()?;
+    let rsp = account.finalize(&order, &csr_for(&key, names)).await?;
+    if rsp.status != 200 {
+        bail!("finalize:\n{rsp}");
+    }
+    let order = account
+        .poll_status(&order_url, &["ready", "processing"])
+        .await?;
+    Ok((order.body, order_url))
+}
+
+async fn issue(
+    account: &Account,
+    responder: &Http01Responder,
+    names: &[&str],
+    profile: &str,
+) -> Result<String> {
+    let (order, _) = order_and_finalize(account, responder, names, profile).await?;
+    let cert_url = match (order["status"].as_str(), order["certificate"].as_str()) {
+        (Some("valid"), Some(url)) => url.to_string(),
+        _ => bail!("order ({profile}) did not become valid:\n{order}"),
+    };
+    let cert: Resp = account.post_as_get(&cert_url).await?;
+    if cert.status != 200 {
+        bail!("download:\n{cert}");
+    }
+    Ok(cert.text)
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM body")
+}
+
+/// pkilint's findings at WARNING and above, minus the one the CP mandates.
+fn lint(der: &[u8], cert_type: &str) -> Vec<String> {
+    acme_tests::pkilint::lint_serverauth_certificate(der, cert_type)
+        .or_fail("pkilint")
+        .into_iter()
+        .filter(|f| !f.contains(CP_MANDATED_FINDING))
+        .collect()
+}
+
+/// `openssl x509 -text` of a DER certificate.
+async fn x509_text(dir: &std::path::Path, der: &[u8]) -> String {
+    let file = dir.join(format!("{}.der", hex::encode(&Sha256::digest(der)[..8])));
+    std::fs::write(&file, der).or_fail("write");
+    let out = acme_tests::process::Cmd::new("openssl")
+        .args(["x509", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&file)
+        .run_ok()
+        .await
+        .or_fail("openssl x509 -text");
+    out.stdout
+}
+
+/// Issue DV, OV and short-lived certificates under `hierarchy` with five logs; check each
+/// chain, the embedded SCTs, and lint every precertificate and certificate with pkilint.
+async fn issue_every_profile(hierarchy: Hierarchy) {
+    let logs = five_logs();
+    let ca = FullCa::prepare(hierarchy, &logs).await.or_fail("CA set-up");
+    let server = ca.start(&logs).await.or_fail("hanko start");
+    let (account, responder) = account(&server).await;
+
+    // OV: bind the account to a vetted organisation first (CP 3.2.2.1).
+    let out = ca
+        .cli(
+            &[
+                "admin", "org", "create", "--legal-name", "Hanko CI KK", "--country", "JP",
+                "--state", "Tokyo", "--locality", "Chiyoda-ku", "--source",
+                "test registry #1",
+            ],
+            &logs,
+        )
+        .run_ok()
+        .await
+        .or_fail("admin org create");
+    let org_id = out.stdout.trim().to_string();
+    let account_id = account.kid.rsplit('/').next().or_fail("account id").to_string();
+    ca.cli(
+        &["admin", "org", "bind", "--account", &account_id, "--org", &org_id],
+        &logs,
+    )
+    .run_ok()
+    .await
+    .or_fail("admin org bind");
+
+    let cases = [
+        ("dv", Rig::name("www"), "DV"),
+        ("ov", Rig::name("api"), "OV"),
+        ("shortlived", Rig::name("http"), "DV"),
+    ];
+    for (profile, name, level) in &cases {
+        let chain = issue(&account, &responder, &[name], profile)
+            .await
+            .or_fail(&format!("issuance under {profile}"));
+        openssl_verify_chain(&ca.root_pem, &chain, &[name], ca.dir(), profile)
+            .await
+            .or_fail(&format!("{profile} chain"));
+        let leaf = pem_to_der(&chain);
+        let findings = lint(&leaf, &format!("{level}-FINAL-CERTIFICATE"));
+        assert!(findings.is_empty(), "{profile} certificate: {findings:#?}");
+        let text = x509_text(ca.dir(), &leaf).await;
+        // RFC 6962 3.3: the SCTs of exactly the two good logs are embedded.
+        assert_eq!(
+            text.matches("Signed Certificate Timestamp:").count(),
+            2,
+            "{profile}: {text}"
+        );
+        if *profile == "ov" {
+            assert!(
+                text.contains("C = JP, ST = Tokyo, L = Chiyoda-ku, O = Hanko CI KK"),
+                "{text}"
+            );
+        }
+        if *profile == "shortlived" {
+            // 7 days from 2026-03-15 (dated BR table).
+            let nb = text.lines().find(|l| l.contains("Not Before")).or_fail("nb");
+            let na = text.lines().find(|l| l.contains("Not After")).or_fail("na");
+            assert!(!nb.is_empty() && !na.is_empty());
+        }
+    }
+    // Every precertificate the logs received lints clean as a precertificate.
+    let pre: Vec<Vec<u8>> = ca.logs[0]
+        .submissions()
+        .into_iter()
+        .filter(|s| s.kind == SubmissionKind::Pre)
+        .map(|s| s.chain[0].clone())
+        .collect();
+    assert_eq!(pre.len(), cases.len(), "one precertificate per issuance");
+    for (der, (profile, _, level)) in pre.iter().zip(&cases) {
+        let findings = lint(der, &format!("{level}-PRE-CERTIFICATE"));
+        assert!(findings.is_empty(), "{profile} precertificate: {findings:#?}");
+        assert!(x509_text(ca.dir(), der).await.contains("CT Precertificate Poison"));
+    }
+    // The final certificates follow, best effort (RFC 6962 4.1 add-chain).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let finals = ca.logs[1]
+            .submissions()
+            .into_iter()
+            .filter(|s| s.kind == SubmissionKind::Final)
+            .count();
+        if finals == cases.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "final certificates logged: {finals}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = ca.cli(&["audit", "verify"], &logs).run_ok().await;
+    out.or_fail("hanko audit verify");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ecdsa_hierarchy_issues_dv_ov_shortlived_that_lint_clean() {
+    issue_every_profile(Hierarchy::Ecdsa).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rsa_hierarchy_issues_dv_ov_shortlived_that_lint_clean() {
+    issue_every_profile(Hierarchy::Rsa).await;
+}
+
+/// `hanko admin serial <hex>` as JSON.
+async fn serial_record(ca: &FullCa, logs: &[LogSpec], serial: &str) -> Value {
+    let out = ca
+        .cli(&["admin", "serial", serial], logs)
+        .run_ok()
+        .await
+        .or_fail("hanko admin serial");
+    serde_json::from_str(&out.stdout).or_fail("serial JSON")
+}
+
+/// The serial (hex) of a DER certificate, through openssl.
+async fn serial_of(ca: &FullCa, der: &[u8]) -> String {
+    let text = x509_text(ca.dir(), der).await;
+    let mut lines = text.lines();
+    lines
+        .find(|l| l.trim() == "Serial Number:")
+        .and_then(|_| lines.next())
+        .map(|l| l.trim().replace(':', ""))
+        .or_fail("serial in openssl output")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ct_policy_not_met_fails_the_order_and_keeps_the_precertificate_known() {
+    let logs = vec![
+        LogSpec::new("down", "Operator C", LogBehaviour::Down),
+        LogSpec::new("slow", "Operator D", LogBehaviour::Slow(Duration::from_secs(30)))
+            .timeout_ms(500),
+        LogSpec::new("liar", "Operator E", LogBehaviour::InvalidSct),
+    ];
+    let ca = FullCa::prepare(Hierarchy::Ecdsa, &logs)
+        .await
+        .or_fail("CA set-up");
+    let server = ca.start(&logs).await.or_fail("hanko start");
+    let (account, responder) = account(&server).await;
+    let name = Rig::name("www");
+    let (order, _) = order_and_finalize(&account, &responder, &[&name], "dv")
+        .await
+        .or_fail("order");
+    assert_eq!(order["status"], "invalid", "{order}");
+    let detail = order["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("Certificate Transparency"), "{order}");
+    // The precertificate went out to the invalid-SCT log: the CA must know it, and its
+    // serial stays reserved (precertificate only), never failed or reused.
+    let submitted = ca.logs[2]
+        .submissions()
+        .into_iter()
+        .find(|s| s.kind == SubmissionKind::Pre)
+        .or_fail("the invalid-SCT log saw the precertificate");
+    let precert = &submitted.chain[0];
+    let serial = serial_of(&ca, precert).await;
+    let record = serial_record(&ca, &logs, &serial).await;
+    assert_eq!(record["status"], "reserved", "{record}");
+    assert_eq!(
+        record["precertificate_sha256"],
+        hex::encode(Sha256::digest(precert)),
+        "{record}"
+    );
+    assert!(record["certificate_sha256"].is_null(), "{record}");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lint_error_blocks_issuance_before_any_real_signature() {
+    let logs = five_logs();
+    let ca = FullCa::prepare(Hierarchy::Ecdsa, &logs)
+        .await
+        .or_fail("CA set-up");
+    // An internal name in the CPS URI: pkilint's cabf.internal_domain_name (ERROR).
+    let mut opts = ca.options(&logs);
+    opts.env
+        .push(("HANKO_CA__CPS_URI".into(), "https://cps.hanko.internal/cps".into()));
+    std::fs::create_dir_all(ca.work_dir()).or_fail("dir");
+    let server = HankoServer::start(opts).await.or_fail("hanko start");
+    let (account, responder) = account(&server).await;
+    let name = Rig::name("www");
+    let (order, _) = order_and_finalize(&account, &responder, &[&name], "dv")
+        .await
+        .or_fail("order");
+    assert_eq!(order["status"], "invalid", "{order}");
+    let detail = order["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("pre-issuance linting"), "{order}");
+    assert!(detail.contains("cabf.internal_domain_name"), "{order}");
+    // Nothing reached a log: the issuer's key signed nothing.
+    for log in &ca.logs {
+        assert!(log.submissions().is_empty(), "{} saw a submission", log.name());
+    }
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_between_precertificate_and_certificate_recovers_cleanly() {
+    // Both logs hold their answer long enough for the test to kill the CA while it waits,
+    // i.e. after the precertificate is signed and before the final certificate.
+    let logs = vec![
+        LogSpec::new("slow-a", "Operator A", LogBehaviour::Slow(Duration::from_secs(60)))
+            .timeout_ms(120_000),
+        LogSpec::new("slow-b", "Operator B", LogBehaviour::Slow(Duration::from_secs(60)))
+            .timeout_ms(120_000),
+    ];
+    let ca = FullCa::prepare(Hierarchy::Ecdsa, &logs)
+        .await
+        .or_fail("CA set-up");
+    let server = ca.start(&logs).await.or_fail("hanko start");
+    let (account, responder) = account(&server).await;
+    let name = Rig::name("www");
+    let url = account.client.url("newOrder");
+    let rsp = account
+        .post(
+            &url,
+            Some(&json!({"identifiers": [{"type": "dns", "value": name}]})),
+        )
+        .await
+        .or_fail("newOrder");
+    let order_url = rsp.location().or_fail("order URL").to_string();
+    let order = account
+        .make_ready(&responder, &order_url)
+        .await
+        .or_fail("ready");
+    let key = rcgen::KeyPair::generate().or_fail("key");
+    let finalize_url = order["finalize"].as_str().or_fail("finalize URL").to_string();
+    let csr = csr_for(&key, &[&name]);
+    // finalize waits up to 5 s for issuance; the logs take 60 s, so it answers processing.
+    let rsp = account
+        .post(
+            &finalize_url,
+            Some(&json!({"csr": acme_tests::acme_client::b64(&csr)})),
+        )
+        .await
+        .or_fail("finalize");
+    assert_eq!(rsp.status, 200, "{rsp}");
+    assert_eq!(rsp.str("status"), Some("processing"), "{rsp}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let precert = loop {
+        if let Some(s) = ca.logs[0].submissions().into_iter().next() {
+            break s.chain[0].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no precertificate reached the log");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    server.kill().or_fail("SIGKILL");
+
+    // The crash left a precertificate the world has seen; the database knows it.
+    let serial = serial_of(&ca, &precert).await;
+    let record = serial_record(&ca, &logs, &serial).await;
+    assert_eq!(record["status"], "reserved", "{record}");
+    assert_eq!(
+        record["precertificate_sha256"],
+        hex::encode(Sha256::digest(&precert)),
+        "{record}"
+    );
+    assert!(record["certificate_sha256"].is_null(), "{record}");
+
+    // Restart: recovery fails the order cleanly; the serial stays reserved.
+    let server = ca.start(&logs).await.or_fail("hanko restart");
+    let client = AcmeClient::connect(&server).await.or_fail("directory");
+    let account = Account {
+        client,
+        key: account.key,
+        kid: account.kid,
+    };
+    let order = account
+        .poll_status(&order_url, &["processing"])
+        .await
+        .or_fail("order after restart");
+    assert_eq!(order.str("status"), Some("invalid"), "{order}");
+    let record = serial_record(&ca, &logs, &serial).await;
+    assert_eq!(record["status"], "reserved", "{record}");
+    assert!(record["certificate_sha256"].is_null(), "{record}");
+    ca.cli(&["audit", "verify"], &logs)
+        .run_ok()
+        .await
+        .or_fail("hanko audit verify");
+    drop(server);
+}
