@@ -36,6 +36,10 @@ pub struct HankoOptions {
     pub start_timeout: Duration,
     /// Program to run instead of the located `hanko` (the harness self-test's stand-in).
     pub binary: Option<PathBuf>,
+    /// Trust anchor (PEM) for the listener when the test gives the server its own TLS
+    /// certificate (`server.tls_cert`, as an HSM-backed CA needs); default: the
+    /// development root the server writes (`root_pem_path`).
+    pub listener_root: Option<PathBuf>,
 }
 
 impl Default for HankoOptions {
@@ -48,6 +52,7 @@ impl Default for HankoOptions {
             env: Vec::new(),
             start_timeout: DEFAULT_START_TIMEOUT,
             binary: None,
+            listener_root: None,
         }
     }
 }
@@ -60,6 +65,8 @@ pub struct HankoServer {
     http01_port: u16,
     tlsalpn01_port: u16,
     data_dir: PathBuf,
+    /// What the listener's certificate is checked against.
+    listener_root: PathBuf,
     client: reqwest::Client,
     // Last field: removed after the process is gone (fields drop in declaration order).
     dir: TempDir,
@@ -143,12 +150,17 @@ impl HankoServer {
         command.envs(env);
 
         let daemon = Daemon::spawn("hanko", command, &dir.path().join("hanko.log"))?;
+        let listener_root = match &opts.listener_root {
+            Some(root) => root.clone(),
+            None => data_dir.join("ca").join("root.pem"),
+        };
         let mut server = HankoServer {
             daemon,
             port,
             http01_port,
             tlsalpn01_port,
             data_dir,
+            listener_root,
             // Replaced once the root exists; until then nothing can be verified.
             client: reqwest::Client::new(),
             dir,
@@ -176,9 +188,9 @@ impl HankoServer {
             if let Some(status) = self.daemon.exited()? {
                 bail!("hanko exited during start-up with {status}");
             }
-            if client.is_none() && self.root_pem_path().is_file() {
+            if client.is_none() && self.listener_root.is_file() {
                 // The file may be half-written; a parse failure just means "try again".
-                match client_trusting(&self.root_pem_path()) {
+                match client_trusting(&self.listener_root) {
                     Ok(c) => client = Some(c),
                     Err(e) => last_error = format!("{e:#}"),
                 }
@@ -237,7 +249,8 @@ impl HankoServer {
         self.dir.path()
     }
 
-    /// An HTTPS client that trusts only the development root.
+    /// An HTTPS client that trusts only the listener's root (the development root unless
+    /// `HankoOptions::listener_root` says otherwise).
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
