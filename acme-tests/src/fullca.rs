@@ -119,24 +119,60 @@ impl FullCa {
         let root_subject = format!("C=JP, O=Hanko CI, CN=Hanko CI Root {suffix}");
         let issuing_subject = format!("C=JP, O=Hanko CI, CN=Hanko CI Issuing {suffix}");
         let out = self
-            .cli(&[
-                "ceremony", "root", "--yes", "--operator", "ci", "--key-label", "root",
-                "--key-type", root_type, "--days", "3650", "--subject", &root_subject,
-                "--out", &root,
-            ], logs)
+            .cli(
+                &[
+                    "ceremony",
+                    "root",
+                    "--yes",
+                    "--operator",
+                    "ci",
+                    "--key-label",
+                    "root",
+                    "--key-type",
+                    root_type,
+                    "--days",
+                    "3650",
+                    "--subject",
+                    &root_subject,
+                    "--out",
+                    &root,
+                ],
+                logs,
+            )
             .run()
             .await?;
         if !out.success() {
             bail!("ceremony root failed:\n{}", out.combined());
         }
         let out = self
-            .cli(&[
-                "ceremony", "intermediate", "--yes", "--operator", "ci", "--root-cert",
-                &root, "--root-key-label", "root", "--key-label", "issuing", "--key-type",
-                issuing_type, "--days", "1825", "--subject", &issuing_subject,
-                "--crl-url", "http://crl.hanko-ci.com/root.crl",
-                "--ca-issuers-url", "http://repo.hanko-ci.com/root.der", "--out", &issuing,
-            ], logs)
+            .cli(
+                &[
+                    "ceremony",
+                    "intermediate",
+                    "--yes",
+                    "--operator",
+                    "ci",
+                    "--root-cert",
+                    &root,
+                    "--root-key-label",
+                    "root",
+                    "--key-label",
+                    "issuing",
+                    "--key-type",
+                    issuing_type,
+                    "--days",
+                    "1825",
+                    "--subject",
+                    &issuing_subject,
+                    "--crl-url",
+                    "http://crl.hanko-ci.com/root.crl",
+                    "--ca-issuers-url",
+                    "http://repo.hanko-ci.com/root.der",
+                    "--out",
+                    &issuing,
+                ],
+                logs,
+            )
             .run()
             .await?;
         if !out.success() {

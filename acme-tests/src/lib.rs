@@ -12,6 +12,7 @@
 pub mod acme_client;
 pub mod bind9;
 pub mod ctlog;
+pub mod fullca;
 pub mod http01;
 pub mod pki;
 pub mod pkilint;
@@ -20,6 +21,7 @@ pub mod postgres;
 pub mod process;
 pub mod rig;
 pub mod server;
+pub mod softhsm;
 
 pub use bind9::{Bind9, TsigKey, Zone};
 pub use http01::Http01Responder;
@@ -28,6 +30,7 @@ pub use ports::{free_tcp_port, free_tcp_udp_port};
 pub use process::{require_tool, Cmd, CmdOutput};
 pub use rig::{Rig, RigOptions, ZONE};
 pub use server::{HankoOptions, HankoServer};
+pub use softhsm::SoftHsm;
 
 /// Contact address used by every client test; under the test zone so nothing leaves the box.
 pub const CONTACT_EMAIL: &str = "ops@hanko-ci.com";

@@ -273,7 +273,8 @@ impl HankoServer {
         self.daemon.kill()
     }
 
-    /// An HTTPS client that trusts only the development root.
+    /// An HTTPS client that trusts only the listener's root (the development root unless
+    /// `HankoOptions::listener_root` says otherwise).
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
