@@ -56,10 +56,19 @@ pub const OCSP_URL: &str = "http://ocsp.hanko-ci.com";
 pub const CA_ISSUERS_URL: &str = "http://repo.hanko-ci.com/issuing.der";
 pub const CPS_URI: &str = "https://repo.hanko-ci.com/cps";
 
-/// The finding the CP forces on every subscriber certificate (CP 7.1.6.4 requires the
-/// CPS URI qualifier; BR 7.1.2.7.9 calls it NOT RECOMMENDED): ignored by the CA's
-/// configuration with that reason, and by the suite's independent pkilint check.
-pub const CP_MANDATED_FINDING: &str = "cabf.serverauth.certificate_policy_qualifier_present";
+/// The findings the CP forces, each a BR "NOT RECOMMENDED" that the CP makes a "MUST":
+/// ignored by the CA's configuration with that reason, and by the suite's independent
+/// pkilint check. Nothing else is.
+pub const CP_MANDATED_FINDINGS: [(&str, &str); 2] = [
+    (
+        "cabf.serverauth.certificate_policy_qualifier_present",
+        "CP 7.1.6.4 requires the CPS URI policy qualifier (BR 7.1.2.7.9: NOT RECOMMENDED)",
+    ),
+    (
+        "cabf.serverauth.ov.common_name_attribute_present",
+        "CP Table 7.1-1 requires CN = the first SAN in OV certificates (BR 7.1.2.7.4: NOT RECOMMENDED)",
+    ),
+];
 
 pub struct FullCa {
     pub hsm: SoftHsm,
@@ -210,8 +219,16 @@ impl FullCa {
             dv = {validation = \"dv\", validity_days = 90, publicly_trusted = true}, \
             ov = {validation = \"ov\", validity_days = 198, common_name = true, publicly_trusted = true}, \
             shortlived = {validation = \"dv\", validity_days = 7, short_lived = true, publicly_trusted = true}}";
+        let ignores: Vec<String> = CP_MANDATED_FINDINGS
+            .iter()
+            .map(|(code, reason)| format!("{{code = {code:?}, reason = {reason:?}}}"))
+            .collect();
+        let ignores = format!("[{}]", ignores.join(", "));
         let pairs = [
-            ("HANKO_STORAGE__DATA_DIR", self.work_dir().join("data").display().to_string()),
+            (
+                "HANKO_STORAGE__DATA_DIR",
+                self.work_dir().join("data").display().to_string(),
+            ),
             ("HANKO_CA__DEV_HIERARCHY", "false".to_string()),
             (
                 "HANKO_CA__ISSUER",
@@ -225,16 +242,17 @@ impl FullCa {
             ("HANKO_CA__OCSP_URL", OCSP_URL.to_string()),
             ("HANKO_CA__CA_ISSUERS_URL", CA_ISSUERS_URL.to_string()),
             ("HANKO_CA__CPS_URI", CPS_URI.to_string()),
-            ("HANKO_SERVER__TLS_CERT", self.listener_chain.display().to_string()),
-            ("HANKO_SERVER__TLS_KEY", self.listener_key.display().to_string()),
+            (
+                "HANKO_SERVER__TLS_CERT",
+                self.listener_chain.display().to_string(),
+            ),
+            (
+                "HANKO_SERVER__TLS_KEY",
+                self.listener_key.display().to_string(),
+            ),
             ("HANKO_LINT__LINTER", "pkilint".to_string()),
             ("HANKO_LINT__PYTHON", python),
-            (
-                "HANKO_LINT__IGNORE",
-                format!(
-                    "[{{code = {CP_MANDATED_FINDING:?}, reason = \"CP 7.1.6.4 requires the CPS URI qualifier\"}}]"
-                ),
-            ),
+            ("HANKO_LINT__IGNORE", ignores),
             ("HANKO_CT__LOGS", format!("[{}]", ct_logs.join(", "))),
         ];
         env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
@@ -256,6 +274,13 @@ impl FullCa {
     pub async fn start(&self, logs: &[LogSpec]) -> Result<HankoServer> {
         std::fs::create_dir_all(self.work_dir())?;
         HankoServer::start(self.options(logs)).await
+    }
+
+    /// Start again on the same database and port (after a crash).
+    pub async fn restart(&self, logs: &[LogSpec], port: u16) -> Result<HankoServer> {
+        let mut opts = self.options(logs);
+        opts.port = Some(port);
+        HankoServer::start(opts).await
     }
 
     /// A `hanko` subcommand on this CA's database and token.

@@ -34,36 +34,38 @@ fn tool(name: &str) -> Result<PathBuf> {
 }
 
 /// Lint a DER certificate as `cert_type` (pkilint's `-t`, e.g. `DV-PRE-CERTIFICATE`) and
-/// return the findings at WARNING or above (empty when clean).
+/// return the findings at WARNING or above as `SEVERITY code @ node path` (empty when
+/// clean).
 pub fn lint_serverauth_certificate(der: &[u8], cert_type: &str) -> Result<Vec<String>> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("cert.der");
     std::fs::write(&file, der)?;
     let out = std::process::Command::new(tool("lint_cabf_serverauth_cert")?)
-        .args([
-            "lint",
-            "-t",
-            cert_type,
-            "-s",
-            "WARNING",
-            "--document-format",
-            "DER",
-        ])
+        .args(["lint", "-t", cert_type, "-s", "WARNING", "-f", "JSON"])
+        .args(["--document-format", "DER"])
         .arg(&file)
         .output()
         .context("running lint_cabf_serverauth_cert")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let findings: Vec<String> = stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    if !out.status.success() && findings.is_empty() {
-        bail!(
-            "lint_cabf_serverauth_cert failed: {}",
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "lint_cabf_serverauth_cert gave no JSON report: {}",
             String::from_utf8_lossy(&out.stderr)
-        );
+        )
+    })?;
+    let mut findings = Vec::new();
+    for result in report["results"].as_array().into_iter().flatten() {
+        let path = result["node_path"].as_str().unwrap_or("?");
+        for f in result["finding_descriptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            findings.push(format!(
+                "{} {} @ {path}",
+                f["severity"].as_str().unwrap_or("?"),
+                f["code"].as_str().unwrap_or("?")
+            ));
+        }
     }
     Ok(findings)
 }

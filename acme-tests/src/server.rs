@@ -42,6 +42,9 @@ pub struct HankoOptions {
     /// Run in this directory (data in `<dir>/data`) and keep it, so a restarted server
     /// finds the same database; a fresh temporary directory when `None`.
     pub work_dir: Option<PathBuf>,
+    /// The HTTPS port; a free one when `None`. A restarted server takes its predecessor's
+    /// port, since every ACME URL (account ids included) contains it.
+    pub port: Option<u16>,
 }
 
 impl Default for HankoOptions {
@@ -56,6 +59,7 @@ impl Default for HankoOptions {
             binary: None,
             trust_root: None,
             work_dir: None,
+            port: None,
         }
     }
 }
@@ -97,7 +101,10 @@ impl HankoServer {
             }
         };
         let data_dir = work_dir.join("data");
-        let port = free_tcp_port()?;
+        let port = match opts.port {
+            Some(p) => p,
+            None => free_tcp_port()?,
+        };
         let http01_port = match opts.http01_port {
             Some(p) => p,
             None => free_tcp_port()?,
