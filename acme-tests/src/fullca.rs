@@ -95,7 +95,7 @@ impl FullCa {
         let mut started = Vec::new();
         for spec in logs {
             started.push(
-                TestCtLog::start(&spec.name, spec.behaviour.clone())
+                TestCtLog::start(&spec.name, spec.behaviour)
                     .await
                     .with_operator(&spec.operator),
             );

@@ -226,10 +226,10 @@ async fn issue_every_profile(hierarchy: Hierarchy) {
     for (profile, name, level) in &cases {
         let chain = issue(&account, &responder, &[name], profile)
             .await
-            .expect(&format!("issuance under {profile}"));
+            .unwrap_or_else(|e| panic!("issuance under {profile}: {e:#}"));
         openssl_verify_chain(&ca.root_pem, &chain, &[name], ca.dir(), profile)
             .await
-            .expect(&format!("{profile} chain"));
+            .unwrap_or_else(|e| panic!("{profile} chain: {e:#}"));
         let leaf = pem_to_der(&chain);
         let findings = lint(&leaf, &format!("{level}-FINAL-CERTIFICATE"));
         assert!(findings.is_empty(), "{profile} certificate: {findings:#?}");

@@ -385,6 +385,7 @@ impl Ceremony<'_> {
         let tbs_der = plan.tbs_der()?;
         let description = describe::plan(kind, &tbs_der, subject_key, issuing.signer)?;
         self.say(&description)?;
+        self.lint(kind, &tbs_der, issuing.signer)?;
         let subject = describe::name_text(&plan.subject);
         if !common.yes && !self.confirm()? {
             self.audit(
@@ -427,6 +428,44 @@ impl Ceremony<'_> {
             "Signed and verified. Wrote {} (SHA-256 {sha256}).",
             common.out.display()
         ))
+    }
+
+    /// CP 4.3.1.2: CA certificates are linted like every other artefact, before the HSM
+    /// signs: the TBS signed by a throwaway key of the issuer's algorithm, linted as its
+    /// document type. With `lint.linter = "none"` the ceremony says so and goes on.
+    fn lint(
+        &mut self,
+        kind: &str,
+        tbs_der: &[u8],
+        issuer: &Pkcs11Signer,
+    ) -> Result<(), CeremonyError> {
+        use super::lint::{DocumentKind, Linter};
+        use super::signer::software::{KeyKind, SoftwareSigner};
+        let linter = Linter::start(&self.config.lint)
+            .map_err(|e| refused(format!("the linter does not start (lint.*): {e}")))?;
+        if !linter.is_enabled() {
+            return self.say("Lint: none configured (lint.linter = \"none\"); not linted.");
+        }
+        let document = match kind {
+            "root" => DocumentKind::RootCa,
+            "intermediate" => DocumentKind::SubordinateCa,
+            _ => DocumentKind::OcspResponder,
+        };
+        let mirror = SoftwareSigner::generate(KeyKind::from_spki_der(&issuer.public_key_der())?)?;
+        let lint_der = tbs::sign_certificate(&mirror, tbs_der)?;
+        let report = linter
+            .lint(document, &lint_der)
+            .map_err(|e| refused(format!("linting failed: {e}")))?;
+        let blocking = report.blocking(linter.block_at());
+        self.say(&format!("Lint ({}): {}", linter.name(), report.summary()))?;
+        if !blocking.is_empty() {
+            let codes: Vec<&str> = blocking.iter().map(|f| f.code.as_str()).collect();
+            return Err(refused(format!(
+                "the certificate does not lint clean ({}); nothing was signed",
+                codes.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     /// `Sign this certificate? Type "yes":` — anything else (or end of input) declines.
