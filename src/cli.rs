@@ -60,6 +60,14 @@ enum AuditCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print audit events as JSON lines, oldest first (for the Log Examiner, CPS 5.4).
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only events whose name starts with this, e.g. `profile.` or `ceremony.`.
+        #[arg(long)]
+        event: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -67,7 +75,7 @@ pub fn main() -> ExitCode {
     let config_path = match &cli.command {
         Command::Serve { config } | Command::Migrate { config } => config.clone(),
         Command::Audit {
-            command: AuditCommand::Verify { config },
+            command: AuditCommand::Verify { config } | AuditCommand::List { config, .. },
         } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
         Command::Admin { config, .. } => config.clone(),
@@ -102,6 +110,9 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify { .. },
             } => verify_audit(&config).await,
+            Command::Audit {
+                command: AuditCommand::List { event, .. },
+            } => list_audit(&config, event.as_deref()).await,
             Command::CheckConfig { .. } => Ok(()),
             Command::Admin { command, .. } => crate::admin::run(&config, command).await,
             Command::Ceremony { command } => crate::issuance::ceremony::run(config, *command)
@@ -146,6 +157,20 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<Storage> {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     open(config).await?.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn list_audit(config: &Config, prefix: Option<&str>) -> anyhow::Result<()> {
+    let storage = open(config).await?;
+    let events = crate::audit::events(storage.reader(), prefix).await;
+    storage.close().await;
+    for e in events? {
+        let details: serde_json::Value =
+            serde_json::from_str(&e.details).unwrap_or(serde_json::Value::String(e.details));
+        let line = serde_json::json!({"seq": e.seq, "at": e.at, "actor": e.actor,
+                                      "event": e.event, "details": details});
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use crate::storage::entities::{audit_event, audit_head};
 use crate::storage::StorageError;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -162,3 +162,17 @@ fn check_row(row: &audit_event::Model, expected_seq: i64, prev: &str) -> Result<
     }
     Ok(())
 }
+
+/// Events in chain order, optionally only those whose name starts with `prefix` (`hanko
+/// audit list`). Read-only: the log is never edited.
+pub async fn events<C: ConnectionTrait>(
+    c: &C,
+    prefix: Option<&str>,
+) -> Result<Vec<audit_event::Model>, StorageError> {
+    let mut query = audit_event::Entity::find().order_by_asc(audit_event::Column::Seq);
+    if let Some(prefix) = prefix {
+        query = query.filter(audit_event::Column::Event.starts_with(prefix));
+    }
+    Ok(query.all(c).await?)
+}
+
