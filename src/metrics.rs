@@ -22,6 +22,13 @@ pub struct ValidationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    /// `lint` (prepare + lint certificate + linter), `sign` (precertificate or certificate
+    /// in the HSM), `ct` (SCTs until the policy is met), `sign_final`, `record`.
+    pub step: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub status: String,
 }
@@ -32,6 +39,7 @@ pub struct Metrics {
     pub validations: Family<ValidationLabels, Counter>,
     pub orders: Family<StatusLabels, Gauge>,
     pub issuance_seconds: Histogram,
+    pub issuance_step_seconds: Family<StepLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -64,13 +72,32 @@ impl Metrics {
             "Time from finalize to stored certificate",
             issuance_seconds.clone(),
         );
+        // 0.5 ms … ~4 s: one step of the issuance cycle.
+        let issuance_step_seconds = Family::<StepLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+        });
+        registry.register(
+            "issuance_step_seconds",
+            "Time of each issuance step (lint, sign, ct, sign_final, record)",
+            issuance_step_seconds.clone(),
+        );
         Metrics {
             registry,
             requests,
             validations,
             orders,
             issuance_seconds,
+            issuance_step_seconds,
         }
+    }
+
+    /// Record how long one issuance step took.
+    pub fn step(&self, step: &str, started: std::time::Instant) {
+        self.issuance_step_seconds
+            .get_or_create(&StepLabels {
+                step: step.to_string(),
+            })
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Text exposition format.

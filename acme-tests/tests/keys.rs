@@ -145,14 +145,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// A CSR (DER) for `names` signed by `key`, with an empty subject.
 fn csr_for(key: &rcgen::KeyPair, names: &[&str]) -> Vec<u8> {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = rcgen::CertificateParams::new(names).expect("CSR parameters");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .serialize_request(key)
-        .expect("signing CSR")
-        .der()
-        .to_vec()
+    acme_tests::pki::csr_der(key, names).expect("CSR")
 }
 
 /// The rcgen (ring) signing key for an RSA private key.

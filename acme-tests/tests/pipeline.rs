@@ -33,14 +33,7 @@ fn five_logs() -> Vec<LogSpec> {
 }
 
 fn csr_for(key: &rcgen::KeyPair, names: &[&str]) -> Vec<u8> {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = rcgen::CertificateParams::new(names).expect("CSR parameters");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .serialize_request(key)
-        .expect("signing CSR")
-        .der()
-        .to_vec()
+    acme_tests::pki::csr_der(key, names).expect("CSR")
 }
 
 async fn account(server: &HankoServer) -> (Account, Http01Responder) {

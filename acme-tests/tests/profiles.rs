@@ -39,7 +39,10 @@ async fn profile_events(work: &Path) -> Vec<(String, String)> {
             let v: Value = serde_json::from_str(l).expect("JSON line");
             (
                 v["event"].as_str().unwrap_or_default().to_string(),
-                v["details"]["profile"].as_str().unwrap_or_default().to_string(),
+                v["details"]["profile"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()
@@ -86,7 +89,10 @@ async fn profiles_are_listed_chosen_versioned_and_audited() {
         Ok(_) => panic!("a changed profile must stop the start"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains("profile \\\"dv\\\" differs") || err.contains("profile \"dv\" differs"), "{err}");
+    assert!(
+        err.contains("profile \\\"dv\\\" differs") || err.contains("profile \"dv\" differs"),
+        "{err}"
+    );
 
     // Retire "dv", introduce "dv-2": the server starts and the directory follows.
     let v2 = "{dv-2 = {validity_days = 30, description = \"DV, 30 days\"}, \

@@ -175,4 +175,3 @@ pub async fn events<C: ConnectionTrait>(
     }
     Ok(query.all(c).await?)
 }
-

@@ -160,34 +160,22 @@ pub(crate) enum CaKind {
     Intermediate,
 }
 
-/// Every field of a TBSCertificate we choose.
-pub(crate) struct TbsFields<'a> {
-    pub serial: &'a Serial,
-    pub algorithm: AlgorithmIdentifierOwned,
-    pub issuer: Name,
-    pub not_before: DateTime<Utc>,
-    pub not_after: DateTime<Utc>,
-    pub subject: Name,
-    pub spki: SubjectPublicKeyInfoOwned,
-    pub extensions: Vec<Extension>,
-}
-
 /// DER of a v3 TBSCertificate (RFC 5280 4.1.2).
-pub(crate) fn encode_tbs(fields: TbsFields<'_>) -> Result<Vec<u8>, IssuanceError> {
+pub(crate) fn encode_tbs(fields: &CertificatePlan) -> Result<Vec<u8>, IssuanceError> {
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(fields.serial.as_bytes()).map_err(enc("serial"))?,
-        signature: fields.algorithm,
-        issuer: fields.issuer,
+        signature: fields.algorithm.clone(),
+        issuer: fields.issuer.clone(),
         validity: Validity {
             not_before: x509_time(fields.not_before)?,
             not_after: x509_time(fields.not_after)?,
         },
-        subject: fields.subject,
-        subject_public_key_info: fields.spki,
+        subject: fields.subject.clone(),
+        subject_public_key_info: fields.spki.clone(),
         issuer_unique_id: None,
         subject_unique_id: None,
-        extensions: Some(fields.extensions),
+        extensions: Some(fields.extensions.clone()),
     };
     tbs.to_der().map_err(enc("TBSCertificate"))
 }
@@ -204,8 +192,8 @@ pub(crate) fn leaf_tbs(
 ) -> Result<Vec<u8>, IssuanceError> {
     let subject = leaf_subject(&spec.sans, spec.organization.as_ref(), spec.common_name)?;
     let extensions = leaf_extensions(&issuer.key_identifier, &spki, spec, subject.0.is_empty())?;
-    encode_tbs(TbsFields {
-        serial,
+    encode_tbs(&CertificatePlan {
+        serial: serial.clone(),
         algorithm,
         issuer: issuer.subject.clone(),
         not_before,
@@ -559,16 +547,7 @@ pub(crate) struct CertificatePlan {
 impl CertificatePlan {
     /// DER of the TBSCertificate this plan describes.
     pub fn tbs_der(&self) -> Result<Vec<u8>, IssuanceError> {
-        encode_tbs(TbsFields {
-            serial: &self.serial,
-            algorithm: self.algorithm.clone(),
-            issuer: self.issuer.clone(),
-            not_before: self.not_before,
-            not_after: self.not_after,
-            subject: self.subject.clone(),
-            spki: self.spki.clone(),
-            extensions: self.extensions.clone(),
-        })
+        encode_tbs(self)
     }
 
     /// Sign with `signer` (whose algorithm the plan names); the signature is verified

@@ -16,6 +16,7 @@ use crate::storage::StorageError;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Why an issuance stopped, and what the subscriber is told.
 struct Failure {
@@ -110,25 +111,36 @@ impl Ra {
         let ca = Arc::clone(&self.ca);
         let now = self.clock.now();
         let req = request.clone();
+        let t = Instant::now();
         let linted = blocking(move || ca.lint(ca.prepare(&req, now)?), false).await?;
+        self.metrics.step("lint", t);
         self.store_lint_certificate(&linted)
             .await
             .map_err(|e| Failure::from_ra(e, false))?;
         let ca = Arc::clone(&self.ca);
+        let t = Instant::now();
         let signed = blocking(move || ca.sign(linted), false).await?;
+        self.metrics.step("sign", t);
         let issued = if signed.precertificate {
             self.store_precertificate(&signed)
                 .await
                 .map_err(|e| Failure::from_ra(e, true))?;
+            let t = Instant::now();
             let scts = self.collect_scts(&signed).await?;
+            self.metrics.step("ct", t);
             let ca = Arc::clone(&self.ca);
-            blocking(move || ca.sign_final(&signed, &scts), true).await?
+            let t = Instant::now();
+            let issued = blocking(move || ca.sign_final(&signed, &scts), true).await?;
+            self.metrics.step("sign_final", t);
+            issued
         } else {
             signed
         };
+        let t = Instant::now();
         self.record_issued(account_id, order_id, &issued, &request)
             .await
             .map_err(|e| Failure::from_ra(e, true))?;
+        self.metrics.step("record", t);
         self.submit_final_best_effort(&issued);
         Ok(())
     }
