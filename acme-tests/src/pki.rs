@@ -137,6 +137,15 @@ pub async fn openssl_verify_files(root_pem: &Path, chain: &Path, leaf: &Path) ->
     Ok(())
 }
 
+/// A DER CSR for `names` signed by `key`, with an empty subject (the names go in the SAN
+/// extension only, as a modern ACME client sends them).
+pub fn csr_der(key: &rcgen::KeyPair, names: &[&str]) -> Result<Vec<u8>> {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    Ok(params.serialize_request(key)?.der().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,13 +164,4 @@ mod tests {
         assert!(split_pem_chain("nothing").is_err());
         assert!(split_pem_chain(&format!("{BEGIN}\nAAAA\n")).is_err());
     }
-}
-
-/// A DER CSR for `names` signed by `key`, with an empty subject (the names go in the SAN
-/// extension only, as a modern ACME client sends them).
-pub fn csr_der(key: &rcgen::KeyPair, names: &[&str]) -> Result<Vec<u8>> {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = rcgen::CertificateParams::new(names)?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    Ok(params.serialize_request(key)?.der().to_vec())
 }
