@@ -44,6 +44,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("connecting to the database (storage.url)")?;
     storage.migrate().await.context("running migrations")?;
+    audit_key_activation(&storage, &setup).await?;
     let metrics = Arc::new(Metrics::new());
     let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
     let validator =
@@ -154,6 +155,31 @@ fn issuer_pipeline(
         .with_ct(ct);
     ca.check_publicly_trusted(linter_enabled, ct_ready)?;
     Ok(ca)
+}
+
+/// CPS 6.2 / REQUIREMENTS §6: every CA key event is audited, activation included — each
+/// start of `serve` logs in to the HSM and puts the issuing key to use.
+async fn audit_key_activation(storage: &Storage, setup: &IssuerSetup) -> anyhow::Result<()> {
+    use crate::core::Clock;
+    let spki = setup.issuer.signer.public_key_der();
+    let details = serde_json::json!({
+        "issuer": setup.description,
+        "hardware_backed": setup.issuer.signer.is_hardware_backed(),
+        "spki_sha256": crate::ra::keys::key_hash(&spki),
+    });
+    let txn = storage.begin().await?;
+    crate::audit::append(
+        &txn,
+        SystemClock.now(),
+        &crate::audit::Actor::System,
+        "ca.key_activated",
+        details,
+    )
+    .await?;
+    txn.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    Ok(())
 }
 
 /// The issuing CA: the development hierarchy, or the HSM-backed issuer of `ca.issuer`.

@@ -285,6 +285,23 @@ async fn issue_every_profile(hierarchy: Hierarchy) {
     }
     let out = ca.cli(&["audit", "verify"], &logs).run_ok().await;
     out.expect("hanko audit verify");
+    // CPS 6.2: the start of serve activated the HSM issuing key, and the log says so.
+    let out = ca
+        .cli(&["audit", "list", "--event", "ca.key_activated"], &logs)
+        .run_ok()
+        .await
+        .expect("hanko audit list");
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{}", out.stdout);
+    assert_eq!(
+        events[0]["details"]["hardware_backed"], true,
+        "{}",
+        out.stdout
+    );
     drop(server);
 }
 
