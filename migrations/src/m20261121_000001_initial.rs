@@ -1,6 +1,7 @@
 //! The first schema: accounts, orders, authorizations, challenges, validation attempts,
 //! serials, certificates and the hash-chained audit log.
 
+use crate::columns::{id, text, time};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -9,25 +10,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261121_000001_initial"
     }
-}
-
-fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .string()
-        .not_null()
-        .primary_key()
-        .take()
-}
-
-fn text(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).text().not_null().take()
-}
-
-fn time(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
 }
 
 #[async_trait::async_trait]

@@ -2,6 +2,7 @@
 //! their lint certificates (DESIGN invariant 1), versioned profiles (CP 7.1) and vetted
 //! organisations for OV subjects (CP 3.2.2.1), bound to accounts.
 
+use crate::columns::{id, text, time};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -10,25 +11,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261121_000002_issuer"
     }
-}
-
-fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .string()
-        .not_null()
-        .primary_key()
-        .take()
-}
-
-fn text(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).text().not_null().take()
-}
-
-fn time(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
 }
 
 #[async_trait::async_trait]
