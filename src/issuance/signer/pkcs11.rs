@@ -339,8 +339,9 @@ impl Pkcs11Token {
                 CkError::Pkcs11(RvError::UserNotLoggedIn, cryptoki::context::Function::Login)
             }
         };
+        let failed = |e: &CkError| hsm(format!("token {:?}: {}", self.label, describe(e)));
         if !session_lost(&error) && self.still_logged_in(&lease) {
-            return Err(hsm(describe(&error)));
+            return Err(failed(&error));
         }
         tracing::warn!(token = %self.label, error = %describe(&error),
             "HSM session lost; opening a new one and retrying once");
@@ -351,7 +352,7 @@ impl Pkcs11Token {
         let result = op(&session, generation);
         lease.session = Some(session);
         result.map_err(|e| match e {
-            OpError::Hsm(e) => hsm(describe(&e)),
+            OpError::Hsm(e) => failed(&e),
             OpError::Other(e) => e,
         })
     }
