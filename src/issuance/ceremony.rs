@@ -127,7 +127,7 @@ pub struct OcspResponderArgs {
     /// Subject; default: the issuer's, with " OCSP Responder" added to its CN.
     #[arg(long)]
     pub subject: Option<String>,
-    /// The issuing CA certificate (PEM) whose responses this responder signs.
+    /// The issuing CA certificate (PEM) on whose behalf the responder signs OCSP responses.
     #[arg(long)]
     pub issuer_cert: PathBuf,
     /// CKA_LABEL of the issuing CA's key in the token.
@@ -383,6 +383,8 @@ impl Ceremony<'_> {
         common: &CommonArgs,
     ) -> Result<(), CeremonyError> {
         let tbs_der = plan.tbs_der()?;
+        // TODO(#3): lint the plan (CP 4.3.1.2, throwaway key of the same algorithm) before
+        // it is shown, once the lint module exists.
         let description = describe::plan(kind, &tbs_der, subject_key, issuing.signer)?;
         self.say(&description)?;
         self.lint(kind, &tbs_der, issuing.signer)?;

@@ -543,3 +543,88 @@ fn subjects_keep_their_order_and_encodings_and_refuse_the_unknown() {
         assert!(err.contains(expected), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn the_ceremony_intermediate_is_an_hsm_issuer_for_serve() {
+    use crate::config::IssuerConfig;
+    use crate::issuance::signer::software::{KeyKind, SoftwareSigner};
+    use crate::issuance::{CertificateAuthority, IssuanceRequest, Issuer};
+    let rig = rig("issuer");
+    rig.perform(&args(&rig.root("root", "p256", "30", "root.pem")), "yes\n")
+        .0
+        .expect("root");
+    let int_args = [
+        "intermediate",
+        "--root-cert",
+        &rig.path("root.pem"),
+        "--root-key-label",
+        "root",
+        "--key-label",
+        "issuing",
+        "--key-type",
+        "p256",
+        "--subject",
+        "C=JP, O=Hanko Test, CN=Hanko Test Issuing CA",
+        "--days",
+        "20",
+        "--out",
+        &rig.path("int.pem"),
+        "--yes",
+    ];
+    rig.perform(&int_args, "").0.expect("intermediate");
+
+    let mut ca = rig.config.ca.clone();
+    let err = Issuer::from_hsm(&ca, &rig.config.hsm)
+        .err()
+        .expect("no ca.issuer");
+    assert!(err.to_string().contains("ca.issuer"), "{err}");
+    ca.issuer = Some(IssuerConfig {
+        certificate: rig.dir.path().join("int.pem"),
+        key_label: "no-such-key".to_string(),
+    });
+    let err = Issuer::from_hsm(&ca, &rig.config.hsm)
+        .err()
+        .expect("unknown label");
+    assert!(err.to_string().contains("\"no-such-key\""), "{err}");
+    // The root's key is on the token but is not the intermediate's.
+    ca.issuer = Some(IssuerConfig {
+        certificate: rig.dir.path().join("int.pem"),
+        key_label: "root".to_string(),
+    });
+    let issuer = Issuer::from_hsm(&ca, &rig.config.hsm).expect("loads");
+    assert!(
+        CertificateAuthority::new(&ca, issuer).is_err(),
+        "key must match"
+    );
+
+    ca.issuer = Some(IssuerConfig {
+        certificate: rig.dir.path().join("int.pem"),
+        key_label: "issuing".to_string(),
+    });
+    let issuer = Issuer::from_hsm(&ca, &rig.config.hsm).expect("HSM issuer");
+    assert!(issuer.signer.is_hardware_backed());
+    let authority = CertificateAuthority::new(&ca, issuer).expect("authority");
+    let subscriber = SoftwareSigner::generate(KeyKind::EcdsaP256).expect("key");
+    let prepared = authority
+        .prepare(
+            &IssuanceRequest {
+                serial: Serial::random(),
+                names: vec!["www.hanko-test.com".to_string()],
+                public_key_der: subscriber.public_key_der(),
+                profile: "dv".to_string(),
+            },
+            Utc::now(),
+        )
+        .expect("prepare");
+    let leaf = authority.issue(prepared).expect("signed in the HSM");
+    let (_, parsed) = parse_x509_certificate(&leaf.der).expect("leaf");
+    // Clamped to the intermediate's 20 days.
+    assert!(parsed.validity().not_after.timestamp() <= Utc::now().timestamp() + 20 * 86_400);
+    let root_pem = std::fs::read_to_string(rig.path("root.pem")).expect("root");
+    openssl_verify(
+        rig.dir.path(),
+        &root_pem,
+        &[&leaf.pem, authority.chain_pem()],
+        &["-x509_strict", "-purpose", "sslserver"],
+    );
+}

@@ -8,8 +8,8 @@
 //! CKA_EXTRACTABLE, and nothing here ever reads a private value (DESIGN invariant 8).
 //!
 //! Every PKCS#11 call blocks. `Signer::sign` must run on a blocking thread (the RA calls
-//! `CertificateAuthority::issue` inside `spawn_blocking`; the ceremony CLI calls it from
-//! `block_in_place`), never directly on an async worker.
+//! `CertificateAuthority::issue` inside `spawn_blocking`; `serve` opens the token and the
+//! ceremony CLI does all its HSM work there too), never directly on an async worker.
 
 use super::software::{ECDSA_WITH_SHA256, ECDSA_WITH_SHA384, SHA256_WITH_RSA};
 use super::{Signer, SignerError};
@@ -97,6 +97,7 @@ pub(super) fn module(path: &Path) -> Result<Pkcs11, SignerError> {
 /// and it is zeroised on drop); never logged.
 fn read_pin(config: &HsmConfig) -> Result<AuthPin, SignerError> {
     let raw = if let Some(path) = &config.pin_file {
+        warn_if_readable_by_others(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| hsm(format!("hsm.pin_file {}: {e}", path.display())))?;
         Zeroizing::new(text)
@@ -122,6 +123,24 @@ fn read_pin(config: &HsmConfig) -> Result<AuthPin, SignerError> {
         return Err(hsm(format!("{source} holds an empty PIN")));
     }
     Ok(AuthPin::new(pin.to_string()))
+}
+
+/// The PIN activates the CA keys (CPS 6.4): its file should be readable by the CA's user
+/// only. Warn rather than refuse, since a secrets manager may mount it otherwise.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %path.display(), mode = format!("{:o}", mode & 0o777),
+                    "hsm.pin_file is readable by group or others; restrict it to mode 0400/0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Why an operation inside a session failed: the HSM said no (maybe because the session
@@ -320,8 +339,9 @@ impl Pkcs11Token {
                 CkError::Pkcs11(RvError::UserNotLoggedIn, cryptoki::context::Function::Login)
             }
         };
+        let failed = |e: &CkError| hsm(format!("token {:?}: {}", self.label, describe(e)));
         if !session_lost(&error) && self.still_logged_in(&lease) {
-            return Err(hsm(describe(&error)));
+            return Err(failed(&error));
         }
         tracing::warn!(token = %self.label, error = %describe(&error),
             "HSM session lost; opening a new one and retrying once");
@@ -332,7 +352,7 @@ impl Pkcs11Token {
         let result = op(&session, generation);
         lease.session = Some(session);
         result.map_err(|e| match e {
-            OpError::Hsm(e) => hsm(describe(&e)),
+            OpError::Hsm(e) => failed(&e),
             OpError::Other(e) => e,
         })
     }
