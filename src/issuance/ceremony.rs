@@ -383,8 +383,6 @@ impl Ceremony<'_> {
         common: &CommonArgs,
     ) -> Result<(), CeremonyError> {
         let tbs_der = plan.tbs_der()?;
-        // TODO(#3): lint the plan (CP 4.3.1.2, throwaway key of the same algorithm) before
-        // it is shown, once the lint module exists.
         let description = describe::plan(kind, &tbs_der, subject_key, issuing.signer)?;
         self.say(&description)?;
         self.lint(kind, &tbs_der, issuing.signer)?;

@@ -612,6 +612,7 @@ fn the_ceremony_intermediate_is_an_hsm_issuer_for_serve() {
                 names: vec!["www.hanko-test.com".to_string()],
                 public_key_der: subscriber.public_key_der(),
                 profile: "dv".to_string(),
+                organization: None,
             },
             Utc::now(),
         )
