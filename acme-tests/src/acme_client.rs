@@ -596,6 +596,72 @@ impl Account {
         Ok(order.body)
     }
 
+    /// The keyChange request of RFC 8555 7.3.5: outer JWS by the account (kid), payload an
+    /// inner JWS by the new key (jwk, no nonce, same url) over {account, oldKey}.
+    pub async fn key_change(&self, new_key: &Key) -> Result<Resp> {
+        let url = self.client.url("keyChange");
+        let mut inner_header = protected_header(new_key, KeyId::Jwk, "", &url);
+        inner_header.remove("nonce");
+        let inner_payload = json!({"account": self.kid, "oldKey": self.key.jwk()});
+        let inner = sign_jws(new_key, &inner_header, &json_payload(&inner_payload));
+        self.post_bytes(&url, &json_payload(&inner), |_| {}).await
+    }
+
+    /// newOrder (with `profile` when given, draft-ietf-acme-profiles) → http-01 for every
+    /// name → finalize with a fresh key → poll until the order leaves ready/processing.
+    /// Returns the final order whatever its status, its URL and the certificate's key.
+    pub async fn order_and_finalize(
+        &self,
+        responder: &Http01Responder,
+        names: &[&str],
+        profile: Option<&str>,
+    ) -> Result<(Resp, String, rcgen::KeyPair)> {
+        let identifiers: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"type": "dns", "value": n}))
+            .collect();
+        let mut payload = json!({ "identifiers": identifiers });
+        if let Some(profile) = profile {
+            payload["profile"] = json!(profile);
+        }
+        let rsp = self
+            .post(&self.client.url("newOrder"), Some(&payload))
+            .await?;
+        let order_url = match rsp.location() {
+            Some(loc) if rsp.status == 201 => loc.to_string(),
+            _ => bail!("newOrder {names:?} should be 201 with Location:\n{rsp}"),
+        };
+        let order = self.make_ready(responder, &order_url).await?;
+        let (key, csr_der) = csr(names)?;
+        let rsp = self.finalize(&order, &csr_der).await?;
+        if rsp.status != 200 {
+            bail!("finalize:\n{rsp}");
+        }
+        let order = self
+            .poll_status(&order_url, &["ready", "processing"])
+            .await?;
+        Ok((order, order_url, key))
+    }
+
+    /// The whole flow, which must succeed: the downloaded PEM chain and the certificate's key.
+    pub async fn issue(
+        &self,
+        responder: &Http01Responder,
+        names: &[&str],
+        profile: Option<&str>,
+    ) -> Result<(String, rcgen::KeyPair)> {
+        let (order, _, key) = self.order_and_finalize(responder, names, profile).await?;
+        let url = match (order.str("status"), order.str("certificate")) {
+            (Some("valid"), Some(url)) => url.to_string(),
+            _ => bail!("order did not become valid with a certificate:\n{order}"),
+        };
+        let cert = self.post_as_get(&url).await?;
+        if cert.status != 200 {
+            bail!("certificate download:\n{cert}");
+        }
+        Ok((cert.text, key))
+    }
+
     /// POST the CSR (DER) to the order's finalize URL (RFC 8555 7.4).
     pub async fn finalize(&self, order: &Value, csr_der: &[u8]) -> Result<Resp> {
         let url = order["finalize"]
@@ -608,11 +674,8 @@ impl Account {
 /// A fresh P-256 key and a CSR (DER) for `names`, with an empty subject.
 pub fn csr(names: &[&str]) -> Result<(rcgen::KeyPair, Vec<u8>)> {
     let key = rcgen::KeyPair::generate().context("generating CSR key")?;
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = rcgen::CertificateParams::new(names).context("CSR parameters")?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let csr = params.serialize_request(&key).context("signing CSR")?;
-    Ok((key, csr.der().to_vec()))
+    let der = crate::pki::csr_der(&key, names).context("signing CSR")?;
+    Ok((key, der))
 }
 
 /// The DER of the first certificate in a PEM chain.

@@ -9,7 +9,7 @@ use acme_tests::acme_client::{
     Resp,
 };
 use acme_tests::{openssl_verify_chain, HankoServer, Http01Responder, OrFail, Rig, RigOptions};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
 async fn start() -> (HankoServer, AcmeClient) {
@@ -37,28 +37,8 @@ struct Issued {
 
 /// newOrder → http-01 for every name → finalize → poll → download; all must succeed.
 async fn issue(account: &Account, responder: &Http01Responder, names: &[&str]) -> Result<Issued> {
-    let (_, order_url) = account.create_order(names).await?;
-    let order = account.make_ready(responder, &order_url).await?;
-    let (cert_key, csr_der) = csr(names)?;
-    let rsp = account.finalize(&order, &csr_der).await?;
-    if rsp.status != 200 {
-        bail!("finalize:\n{rsp}");
-    }
-    let order = account
-        .poll_status(&order_url, &["ready", "processing"])
-        .await?;
-    let cert_url = match (order.str("status"), order.str("certificate")) {
-        (Some("valid"), Some(url)) => url.to_string(),
-        _ => bail!("order did not become valid with a certificate:\n{order}"),
-    };
-    let cert = account.post_as_get(&cert_url).await?;
-    if cert.status != 200 {
-        bail!("certificate download:\n{cert}");
-    }
-    Ok(Issued {
-        chain: cert.text,
-        cert_key,
-    })
+    let (chain, cert_key) = account.issue(responder, names, None).await?;
+    Ok(Issued { chain, cert_key })
 }
 
 fn revoke_payload(chain: &str, reason: Option<u8>) -> Value {
@@ -231,18 +211,8 @@ async fn account_post_as_get_and_contact_update() {
 /// An edit of a protected header.
 type HeaderEdit = Box<dyn Fn(&mut serde_json::Map<String, Value>)>;
 
-/// The keyChange request of RFC 8555 7.3.5: outer JWS by the account (kid), payload an inner
-/// JWS by the new key (jwk, no nonce, same url) over {account, oldKey}.
 async fn key_change(account: &Account, new_key: &Key) -> Resp {
-    let url = account.client.url("keyChange");
-    let mut inner_header = protected_header(new_key, KeyId::Jwk, "", &url);
-    inner_header.remove("nonce");
-    let inner_payload = json!({"account": account.kid, "oldKey": account.key.jwk()});
-    let inner = sign_jws(new_key, &inner_header, &json_payload(&inner_payload));
-    account
-        .post_bytes(&url, &json_payload(&inner), |_| {})
-        .await
-        .or_fail("keyChange")
+    account.key_change(new_key).await.or_fail("keyChange")
 }
 
 #[tokio::test]

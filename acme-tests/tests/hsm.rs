@@ -4,7 +4,7 @@
 //! then `hanko serve` with `ca.dev_hierarchy = false` issues a certificate with the HSM
 //! key that chains to the HSM root. Once with ECDSA keys, once with RSA keys.
 
-use acme_tests::acme_client::{csr, AcmeClient, Key};
+use acme_tests::acme_client::{AcmeClient, Key};
 use acme_tests::process::{require_tool, Cmd, CmdOutput};
 use acme_tests::server::hanko_binary;
 use acme_tests::{
@@ -374,7 +374,10 @@ async fn serve_and_issue(ws: &Workspace, keys: &Keys, label: &str) {
         .await
         .or_fail("http-01 responder");
     let name = Rig::name("www");
-    let chain = issue(&account, &responder, &name).await.or_fail("issuance");
+    let (chain, _) = account
+        .issue(&responder, &[&name], None)
+        .await
+        .or_fail("issuance");
     let certs = split_pem_chain(&chain).or_fail("chain");
     assert_eq!(certs.len(), 2, "leaf + HSM intermediate:\n{chain}");
     let int_pem = std::fs::read_to_string(ws.path("int.pem")).expect("int.pem");
@@ -394,32 +397,6 @@ async fn serve_and_issue(ws: &Workspace, keys: &Keys, label: &str) {
     rig.server
         .stop(Duration::from_secs(20))
         .or_fail("graceful stop");
-}
-
-async fn issue(
-    account: &acme_tests::acme_client::Account,
-    responder: &Http01Responder,
-    name: &str,
-) -> Result<String> {
-    let (_, order_url) = account.create_order(&[name]).await?;
-    let order = account.make_ready(responder, &order_url).await?;
-    let (_key, csr_der) = csr(&[name])?;
-    let rsp = account.finalize(&order, &csr_der).await?;
-    if rsp.status != 200 {
-        bail!("finalize:\n{rsp}");
-    }
-    let order = account
-        .poll_status(&order_url, &["ready", "processing"])
-        .await?;
-    let url = match (order.str("status"), order.str("certificate")) {
-        (Some("valid"), Some(url)) => url.to_string(),
-        _ => bail!("order did not become valid:\n{order}"),
-    };
-    let cert = account.post_as_get(&url).await?;
-    if cert.status != 200 {
-        bail!("download:\n{cert}");
-    }
-    Ok(cert.text)
 }
 
 async fn hsm_hierarchy(keys: Keys, label: &str) {

@@ -10,9 +10,7 @@
 //! construction of Nemec et al., CCS 2017: p = k·M + (65537^a mod M), M the product of the
 //! first 126 primes for 2048-bit keys); it is a generated key, not a published one.
 
-use acme_tests::acme_client::{
-    b64, json_payload, protected_header, sign_jws, Account, AcmeClient, Key, KeyId, Resp,
-};
+use acme_tests::acme_client::{b64, json_payload, Account, AcmeClient, Key, Resp};
 use acme_tests::process::Cmd;
 use acme_tests::server::hanko_binary;
 use acme_tests::{HankoServer, Http01Responder, OrFail, Rig, RigOptions};
@@ -320,17 +318,8 @@ async fn published_roca_modulus_is_refused_as_account_key() {
     assert_detail(&rsp, "CVE-2017-15361");
 }
 
-/// The keyChange request of RFC 8555 7.3.5 (as in conformance_flow.rs).
 async fn key_change(account: &Account, new_key: &Key) -> Resp {
-    let url = account.client.url("keyChange");
-    let mut inner_header = protected_header(new_key, KeyId::Jwk, "", &url);
-    inner_header.remove("nonce");
-    let inner_payload = json!({"account": account.kid, "oldKey": account.key.jwk()});
-    let inner = sign_jws(new_key, &inner_header, &json_payload(&inner_payload));
-    account
-        .post_bytes(&url, &json_payload(&inner), |_| {})
-        .await
-        .or_fail("keyChange")
+    account.key_change(new_key).await.or_fail("keyChange")
 }
 
 #[tokio::test]

@@ -3,24 +3,22 @@
 //! certificate. Every precertificate and certificate issued here is also linted by the
 //! pkilint CLI, independently of the CA, at WARNING level for its document type.
 
-use acme_tests::acme_client::{Account, AcmeClient, Key, Resp};
+use acme_tests::acme_client::{leaf_der, Account, AcmeClient, Key};
 use acme_tests::ctlog::{LogBehaviour, SubmissionKind};
 use acme_tests::fullca::{FullCa, Hierarchy, LogSpec, CP_MANDATED_FINDINGS};
 use acme_tests::http01::Http01Responder;
 use acme_tests::pki::openssl_verify_chain;
 use acme_tests::rig::Rig;
 use acme_tests::server::HankoServer;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// Two good logs from distinct operators (the default CT policy), plus one log down, one
-/// slower than its timeout and one answering with an invalid SCT (issue #3 item 6).
-fn five_logs() -> Vec<LogSpec> {
+/// One log down, one slower than its timeout and one answering with an invalid SCT
+/// (issue #3 item 6), of three more operators.
+fn bad_logs() -> Vec<LogSpec> {
     vec![
-        LogSpec::new("good-a", "Operator A", LogBehaviour::Normal),
-        LogSpec::new("good-b", "Operator B", LogBehaviour::Normal),
         LogSpec::new("down", "Operator C", LogBehaviour::Down),
         LogSpec::new(
             "slow",
@@ -30,6 +28,16 @@ fn five_logs() -> Vec<LogSpec> {
         .timeout_ms(500),
         LogSpec::new("liar", "Operator E", LogBehaviour::InvalidSct),
     ]
+}
+
+/// Two good logs from distinct operators (the default CT policy), then the bad ones.
+fn five_logs() -> Vec<LogSpec> {
+    let mut logs = vec![
+        LogSpec::new("good-a", "Operator A", LogBehaviour::Normal),
+        LogSpec::new("good-b", "Operator B", LogBehaviour::Normal),
+    ];
+    logs.extend(bad_logs());
+    logs
 }
 
 fn csr_for(key: &rcgen::KeyPair, names: &[&str]) -> Vec<u8> {
@@ -45,69 +53,17 @@ async fn account(server: &HankoServer) -> (Account, Http01Responder) {
     (account, responder)
 }
 
-/// newOrder with a profile → http-01 → finalize; returns the final order (any status).
+/// newOrder with a profile → http-01 → finalize; the final order (any status) and its URL.
 async fn order_and_finalize(
     account: &Account,
     responder: &Http01Responder,
     names: &[&str],
     profile: &str,
 ) -> Result<(Value, String)> {
-    let identifiers: Vec<Value> = names
-        .iter()
-        .map(|n| json!({"type": "dns", "value": n}))
-        .collect();
-    let url = account.client.url("newOrder");
-    let rsp = account
-        .post(
-            &url,
-            Some(&json!({"identifiers": identifiers, "profile": profile})),
-        )
+    let (order, url, _) = account
+        .order_and_finalize(responder, names, Some(profile))
         .await?;
-    let order_url = match rsp.location() {
-        Some(loc) if rsp.status == 201 => loc.to_string(),
-        _ => bail!("newOrder ({profile}) should be 201:\n{rsp}"),
-    };
-    let order = account.make_ready(responder, &order_url).await?;
-    let key = rcgen::KeyPair::generate()?;
-    let rsp = account.finalize(&order, &csr_for(&key, names)).await?;
-    if rsp.status != 200 {
-        bail!("finalize:\n{rsp}");
-    }
-    let order = account
-        .poll_status(&order_url, &["ready", "processing"])
-        .await?;
-    Ok((order.body, order_url))
-}
-
-async fn issue(
-    account: &Account,
-    responder: &Http01Responder,
-    names: &[&str],
-    profile: &str,
-) -> Result<String> {
-    let (order, _) = order_and_finalize(account, responder, names, profile).await?;
-    let cert_url = match (order["status"].as_str(), order["certificate"].as_str()) {
-        (Some("valid"), Some(url)) => url.to_string(),
-        _ => bail!("order ({profile}) did not become valid:\n{order}"),
-    };
-    let cert: Resp = account.post_as_get(&cert_url).await?;
-    if cert.status != 200 {
-        bail!("download:\n{cert}");
-    }
-    Ok(cert.text)
-}
-
-fn pem_to_der(pem: &str) -> Vec<u8> {
-    use base64::Engine;
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("PEM body")
+    Ok((order.body, url))
 }
 
 /// pkilint's findings at WARNING and above, minus those the CP mandates.
@@ -217,13 +173,14 @@ async fn issue_every_profile(hierarchy: Hierarchy) {
         ("shortlived", Rig::name("http"), "DV"),
     ];
     for (profile, name, level) in &cases {
-        let chain = issue(&account, &responder, &[name], profile)
+        let (chain, _) = account
+            .issue(&responder, &[name], Some(profile))
             .await
             .unwrap_or_else(|e| panic!("issuance under {profile}: {e:#}"));
         openssl_verify_chain(&ca.root_pem, &chain, &[name], ca.dir(), profile)
             .await
             .unwrap_or_else(|e| panic!("{profile} chain: {e:#}"));
-        let leaf = pem_to_der(&chain);
+        let leaf = leaf_der(&chain).expect("leaf");
         let findings = lint(&leaf, &format!("{level}-FINAL-CERTIFICATE"));
         assert!(findings.is_empty(), "{profile} certificate: {findings:#?}");
         let text = x509_text(ca.dir(), &leaf).await;
@@ -338,16 +295,7 @@ async fn serial_of(ca: &FullCa, der: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ct_policy_not_met_fails_the_order_and_keeps_the_precertificate_known() {
-    let logs = vec![
-        LogSpec::new("down", "Operator C", LogBehaviour::Down),
-        LogSpec::new(
-            "slow",
-            "Operator D",
-            LogBehaviour::Slow(Duration::from_secs(30)),
-        )
-        .timeout_ms(500),
-        LogSpec::new("liar", "Operator E", LogBehaviour::InvalidSct),
-    ];
+    let logs = bad_logs();
     let ca = FullCa::prepare(Hierarchy::Ecdsa, &logs)
         .await
         .expect("CA set-up");
