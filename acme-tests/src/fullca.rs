@@ -303,7 +303,7 @@ impl FullCa {
 /// A throwaway CA and a 127.0.0.1/localhost certificate for the ACME listener: an
 /// HSM-backed CA signs subscriber certificates only, so the listener's comes from elsewhere
 /// (`server.tls_cert`). Returns (CA PEM path, chain PEM path, key PEM path).
-fn listener_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+pub fn listener_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;

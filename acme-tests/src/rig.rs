@@ -66,3 +66,26 @@ impl Rig {
         self.server.scratch_dir()
     }
 }
+
+/// A rig with default options, an ES256 account and an http-01 responder on the CA's
+/// http-01 port: the start of most client-flow tests.
+pub async fn start_with_account() -> Result<(
+    Rig,
+    crate::acme_client::Account,
+    crate::http01::Http01Responder,
+)> {
+    let rig = Rig::start(RigOptions::default())
+        .await
+        .context("rig start")?;
+    let client = crate::acme_client::AcmeClient::connect(&rig.server)
+        .await
+        .context("fetching the directory")?;
+    let account = client
+        .create_account(crate::acme_client::Key::es256())
+        .await
+        .context("account")?;
+    let responder = crate::http01::Http01Responder::start(rig.server.http01_port())
+        .await
+        .context("http-01 responder")?;
+    Ok((rig, account, responder))
+}

@@ -8,7 +8,7 @@ use acme_tests::acme_client::{
     b64, csr, json_payload, leaf_der, protected_header, sign_jws, Account, AcmeClient, Key, KeyId,
     Resp,
 };
-use acme_tests::{openssl_verify_chain, HankoServer, Http01Responder, OrFail, Rig, RigOptions};
+use acme_tests::{openssl_verify_chain, HankoServer, Http01Responder, OrFail, Rig};
 use anyhow::Result;
 use serde_json::{json, Value};
 
@@ -18,15 +18,9 @@ async fn start() -> (HankoServer, AcmeClient) {
 
 /// A rig (BIND9 + hanko), an account and an http-01 responder on the CA's port.
 async fn start_rig() -> (Rig, Account, Http01Responder) {
-    let rig = Rig::start(RigOptions::default()).await.or_fail("rig start");
-    let client = AcmeClient::connect(&rig.server)
+    acme_tests::rig::start_with_account()
         .await
-        .or_fail("fetching the directory");
-    let account = client.create_account(Key::es256()).await.or_fail("account");
-    let responder = Http01Responder::start(rig.server.http01_port())
-        .await
-        .or_fail("http-01 responder");
-    (rig, account, responder)
+        .or_fail("rig with an account")
 }
 
 /// A certificate issued through the whole flow, with the key of its CSR.

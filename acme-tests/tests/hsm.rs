@@ -315,32 +315,10 @@ async fn check_hierarchy(ws: &Workspace, keys: &Keys) {
     assert_eq!(events[2].2["label"], "root");
 }
 
-/// A listener CA and a certificate for 127.0.0.1 under it (the HSM key signs subscriber
-/// certificates only): (CA PEM path, chain path, key path).
-fn listener_certificate(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
-    let ca_key = rcgen::KeyPair::generate()?;
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "Hanko CI listener CA");
-    let ca = ca.self_signed(&ca_key)?;
-    let key = rcgen::KeyPair::generate()?;
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])?
-        .signed_by(&key, &ca, &ca_key)?;
-    let paths = (
-        dir.join("listener-ca.pem"),
-        dir.join("listener.pem"),
-        dir.join("listener.key"),
-    );
-    std::fs::write(&paths.0, ca.pem())?;
-    std::fs::write(&paths.1, format!("{}{}", leaf.pem(), ca.pem()))?;
-    std::fs::write(&paths.2, key.serialize_pem())?;
-    Ok(paths)
-}
-
 /// `hanko serve` on the HSM issuer; one certificate through the whole ACME flow.
 async fn serve_and_issue(ws: &Workspace, keys: &Keys, label: &str) {
-    let (listener_ca, chain, key) = listener_certificate(ws.hsm.dir()).or_fail("listener");
+    let (listener_ca, chain, key) =
+        acme_tests::fullca::listener_certificate(ws.hsm.dir()).or_fail("listener");
     let issuer = format!(
         "{{certificate = {:?}, key_label = \"issuing\"}}",
         ws.arg("int.pem")

@@ -10,10 +10,10 @@
 //! construction of Nemec et al., CCS 2017: p = k·M + (65537^a mod M), M the product of the
 //! first 126 primes for 2048-bit keys); it is a generated key, not a published one.
 
-use acme_tests::acme_client::{b64, json_payload, Account, AcmeClient, Key, Resp};
+use acme_tests::acme_client::{b64, json_payload, Account, Key, Resp};
 use acme_tests::process::Cmd;
 use acme_tests::server::hanko_binary;
-use acme_tests::{HankoServer, Http01Responder, OrFail, Rig, RigOptions};
+use acme_tests::{HankoServer, Http01Responder, OrFail, Rig};
 use base64::Engine;
 use rsa::BigUint;
 use serde_json::{json, Value};
@@ -216,17 +216,11 @@ fn write(server: &HankoServer, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A rig, an account and an http-01 responder.
+/// A rig (BIND9 + hanko), an account and an http-01 responder on the CA's port.
 async fn start_rig() -> (Rig, Account, Http01Responder) {
-    let rig = Rig::start(RigOptions::default()).await.or_fail("rig start");
-    let client = AcmeClient::connect(&rig.server)
+    acme_tests::rig::start_with_account()
         .await
-        .or_fail("fetching the directory");
-    let account = client.create_account(Key::es256()).await.or_fail("account");
-    let responder = Http01Responder::start(rig.server.http01_port())
-        .await
-        .or_fail("http-01 responder");
-    (rig, account, responder)
+        .or_fail("rig with an account")
 }
 
 /// A ready order for `names`: (order object, order URL).
