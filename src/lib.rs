@@ -9,6 +9,7 @@ pub mod issuance;
 pub mod metrics;
 pub mod policy;
 pub mod ra;
+pub mod revocation;
 pub mod server;
 pub mod storage;
 pub mod validation;

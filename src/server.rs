@@ -106,7 +106,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tls = tls_config(&listener_chain, &listener_key)?;
     let handle = axum_server::Handle::new();
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
-    tokio::spawn(shutdown_on_signal(handle.clone(), grace));
+    let stopping = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(handle.clone(), grace, stopping.clone()));
+    let status = spawn_status_listener(&config, &ra, stopping.clone())?;
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
         issuer = %setup.description,
@@ -119,6 +121,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .serve(app.into_make_service())
         .await
         .with_context(|| format!("serving on {}", config.server.listen))?;
+    stopping.cancel();
+    if let Some(status) = status {
+        let _ = tokio::time::timeout(grace, status).await;
+    }
     ra.shutdown(grace).await;
     storage.close().await;
     tracing::info!("shut down cleanly");
@@ -261,7 +267,41 @@ fn spawn_nonce_pruning(state: Arc<AppState>) {
     });
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle, grace: Duration) {
+/// The plain-HTTP listener for CRLs, OCSP and the CA certificate (`server.http_listen`).
+fn spawn_status_listener(
+    config: &Arc<Config>,
+    ra: &Arc<Ra>,
+    stopping: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    use crate::revocation::http;
+    let Some(addr) = config.server.http_listen else {
+        tracing::warn!("server.http_listen is unset: CRLs and OCSP are not served");
+        return Ok(None);
+    };
+    let router = http::ca_certificate_route(
+        &config.ca.ca_issuers_url,
+        ra.ca().issuer().certificate_der.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?;
+    // Bind before reporting ready, so a port in use stops the start with its reason.
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(tokio::net::TcpListener::from_std)
+        .with_context(|| format!("binding server.http_listen {addr}"))?;
+    tracing::info!(listen = %addr, "status listener (CRLs, OCSP, CA certificate) ready");
+    Ok(Some(tokio::spawn(async move {
+        let shutdown = async move { stopping.cancelled().await };
+        if let Err(e) = http::serve(listener, router, shutdown).await {
+            tracing::error!(listen = %addr, error = %e, "status listener failed");
+        }
+    })))
+}
+
+async fn shutdown_on_signal(
+    handle: axum_server::Handle,
+    grace: Duration,
+    stopping: tokio_util::sync::CancellationToken,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -274,6 +314,7 @@ async fn shutdown_on_signal(handle: axum_server::Handle, grace: Duration) {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down gracefully"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down gracefully"),
     }
+    stopping.cancel();
     handle.graceful_shutdown(Some(grace));
 }
 

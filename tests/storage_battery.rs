@@ -283,6 +283,8 @@ async fn serials_are_unique(s: &Storage) {
         order_id: "o1".into(),
         status: "reserved".into(),
         created_at: Utc::now(),
+        crl_shard: Some(3),
+        issuer_id: Some("cafe".into()),
     };
     q::insert_serial(s.reader(), m.clone())
         .await
@@ -432,6 +434,7 @@ async fn blocked_keys_insert_is_idempotent(s: &Storage) {
         source: "admin".into(),
         reason: reason.into(),
         created_at: Utc::now(),
+        revoked_through: None,
     };
     assert!(q::blocked_key(c, &hash).await.expect("q").is_none());
     assert!(

@@ -45,6 +45,10 @@ pub struct HankoOptions {
     /// The HTTPS port; a free one when `None`. A restarted server takes its predecessor's
     /// port, since every ACME URL (account ids included) contains it.
     pub port: Option<u16>,
+    /// The plain-HTTP status port (CRLs, OCSP, CA certificate: `server.http_listen`); a
+    /// free one when `None`. Unless the test's `env` says otherwise, `ca.crl_base_url`,
+    /// `ca.ocsp_url` and `ca.ca_issuers_url` point at it.
+    pub status_port: Option<u16>,
 }
 
 impl Default for HankoOptions {
@@ -60,6 +64,7 @@ impl Default for HankoOptions {
             trust_root: None,
             work_dir: None,
             port: None,
+            status_port: None,
         }
     }
 }
@@ -69,6 +74,7 @@ impl Default for HankoOptions {
 pub struct HankoServer {
     daemon: Daemon,
     port: u16,
+    status_port: u16,
     http01_port: u16,
     tlsalpn01_port: u16,
     data_dir: PathBuf,
@@ -102,6 +108,10 @@ impl HankoServer {
         };
         let data_dir = work_dir.join("data");
         let port = match opts.port {
+            Some(p) => p,
+            None => free_tcp_port()?,
+        };
+        let status_port = match opts.status_port {
             Some(p) => p,
             None => free_tcp_port()?,
         };
@@ -155,6 +165,22 @@ impl HankoServer {
                 "HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES".to_string(),
                 "true".to_string(),
             ),
+            (
+                "HANKO_SERVER__HTTP_LISTEN".to_string(),
+                format!("127.0.0.1:{status_port}"),
+            ),
+            (
+                "HANKO_CA__CRL_BASE_URL".to_string(),
+                format!("http://127.0.0.1:{status_port}/crl"),
+            ),
+            (
+                "HANKO_CA__OCSP_URL".to_string(),
+                format!("http://127.0.0.1:{status_port}/ocsp"),
+            ),
+            (
+                "HANKO_CA__CA_ISSUERS_URL".to_string(),
+                format!("http://127.0.0.1:{status_port}/ca/issuer.der"),
+            ),
             ("HANKO_LOG__FORMAT".to_string(), "json".to_string()),
             (
                 "HANKO_LOG__LEVEL".to_string(),
@@ -178,6 +204,7 @@ impl HankoServer {
         let mut server = HankoServer {
             daemon,
             port,
+            status_port,
             http01_port,
             tlsalpn01_port,
             data_dir,
@@ -245,6 +272,16 @@ impl HankoServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The plain-HTTP status port (CRLs, OCSP, CA certificate).
+    pub fn status_port(&self) -> u16 {
+        self.status_port
+    }
+
+    /// `http://127.0.0.1:<status port><path>`.
+    pub fn status_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.status_port)
     }
 
     /// Port the CA uses for http-01; the client under test must serve there.

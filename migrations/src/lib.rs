@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261121_000001_initial;
 mod m20261121_000002_issuer;
+mod m20261121_000003_revocation;
 
 /// Hash that precedes the first audit event.
 pub use m20261121_000001_initial::GENESIS;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_issuer::Migration),
+            Box::new(m20261121_000003_revocation::Migration),
         ]
     }
 }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod revocation;
+pub use revocation::{CrlConfig, OcspConfig, OcspSigner};
+
 /// Prefix of environment overrides: `HANKO_SERVER__LISTEN=127.0.0.1:8443`.
 pub const ENV_PREFIX: &str = "HANKO_";
 
@@ -41,6 +44,8 @@ pub struct Config {
     pub hsm: HsmConfig,
     pub lint: LintConfig,
     pub ct: CtConfig,
+    pub crl: CrlConfig,
+    pub ocsp: OcspConfig,
     pub log: LogConfig,
 }
 
@@ -62,6 +67,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds allowed for in-flight requests and validations to finish on SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Address of the plain-HTTP listener for CRLs, OCSP and the CA certificates (CP 2.2,
+    /// 4.10.2: relying parties fetch them over HTTP); the paths are those of
+    /// `ca.crl_base_url`, `ca.ocsp_url` and `ca.ca_issuers_url`. Unset: not served.
+    pub http_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +83,7 @@ impl Default for ServerConfig {
             request_timeout_seconds: 30,
             max_body_bytes: 64 * 1024,
             shutdown_grace_seconds: 10,
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 14080))),
         }
     }
 }
@@ -563,6 +573,7 @@ impl Config {
                 ));
             }
         }
+        revocation::check(&self.crl, &self.ocsp).map_err(|(key, message)| bad(key, message))?;
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(bad(
                 "server.tls_cert",

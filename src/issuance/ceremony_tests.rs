@@ -613,6 +613,7 @@ fn the_ceremony_intermediate_is_an_hsm_issuer_for_serve() {
                 public_key_der: subscriber.public_key_der(),
                 profile: "dv".to_string(),
                 organization: None,
+                crl_shard: 0,
             },
             Utc::now(),
         )

@@ -101,6 +101,9 @@ pub struct IssuanceRequest {
     pub profile: String,
     /// The vetted organisation for an OV profile (from the RA's records, never the CSR).
     pub organization: Option<OrganizationSubject>,
+    /// The CRL shard the certificate's CRLDP names (`revocation::shard_of`, stored with the
+    /// serial; CP 4.9.7).
+    pub crl_shard: u32,
 }
 
 /// A to-be-signed certificate (or precertificate). Only `CertificateAuthority::lint`
@@ -290,7 +293,7 @@ impl CertificateAuthority {
             self.issuer_info.not_after,
         )?;
         let sans: Vec<San> = request.names.iter().cloned().map(San::Dns).collect();
-        let mut spec = self.leaf_spec(profile, sans, organization);
+        let mut spec = self.leaf_spec(profile, sans, organization, request.crl_shard);
         if precertificate {
             spec.ct = CtMarker::Poison;
         }
@@ -387,6 +390,12 @@ impl CertificateAuthority {
         })
     }
 
+    /// The issuing CA: its certificate and signer (CRLs and OCSP responses are signed with
+    /// it, CP 7.2, 7.3).
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
     /// PEM of the certificates that follow the leaf in a served chain (the intermediate).
     pub fn chain_pem(&self) -> &str {
         &self.issuer.certificate_pem
@@ -408,6 +417,7 @@ impl CertificateAuthority {
         profile: &ProfileConfig,
         sans: Vec<San>,
         organization: Option<OrganizationSubject>,
+        crl_shard: u32,
     ) -> LeafSpec {
         let reserved = match profile.validation {
             ValidationLevel::Dv => tbs::DV_POLICY,
@@ -420,16 +430,20 @@ impl CertificateAuthority {
             policy: Some((reserved, self.policy_oid, self.config.cps_uri.clone())),
             subject_key_identifier: profile.subject_key_identifier,
             common_name: profile.common_name,
-            // TODO(#4): the certificate's CRL shard instead of a single CRL.
-            crl_url: Some(format!(
-                "{}/0.crl",
-                self.config.crl_base_url.trim_end_matches('/')
-            )),
+            // CP 4.9.7: the CRLDP names the certificate's own shard, the same URL as that
+            // shard's IssuingDistributionPoint.
+            crl_url: Some(crl_shard_url(&self.config.crl_base_url, crl_shard)),
             ocsp_url: Some(self.config.ocsp_url.clone()),
             ca_issuers_url: Some(self.config.ca_issuers_url.clone()),
             ct: CtMarker::None,
         }
     }
+}
+
+/// `<crl_base_url>/<shard>.crl`: a shard's URL, in certificates' CRLDP and in the shard's
+/// IssuingDistributionPoint (CP 4.9.7).
+pub fn crl_shard_url(crl_base_url: &str, shard: u32) -> String {
+    format!("{}/{shard}.crl", crl_base_url.trim_end_matches('/'))
 }
 
 fn pem_of(der: &[u8]) -> Result<String, IssuanceError> {

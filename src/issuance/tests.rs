@@ -41,6 +41,7 @@ fn request(names: &[&str], public_key_der: Vec<u8>, profile: &str) -> IssuanceRe
         public_key_der,
         profile: profile.to_string(),
         organization: None,
+        crl_shard: 0,
     }
 }
 
@@ -71,6 +72,7 @@ fn issues_a_dv_certificate_that_openssl_verifies() {
         public_key_der: checked.public_key_der.clone(),
         profile: "dv".to_string(),
         organization: None,
+        crl_shard: 0,
     };
     let now = Utc::now();
     let prepared = ca.prepare(&req, now).expect("prepare");

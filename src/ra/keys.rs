@@ -93,6 +93,7 @@ pub async fn block_key(
             source: source.to_string(),
             reason: reason.to_string(),
             created_at: now,
+            revoked_through: None,
         },
     )
     .await?;

@@ -88,6 +88,8 @@ pub struct Ra {
     pub(crate) validator: Arc<Validator>,
     pub(crate) ca: Arc<CertificateAuthority>,
     pub(crate) metrics: Arc<Metrics>,
+    /// `revocation::issuer_id` of the issuing CA, stored with every serial.
+    pub(crate) issuer_id: String,
     /// Background work (validations, issuance), awaited on graceful shutdown.
     pub(crate) tasks: TaskTracker,
 }
@@ -106,10 +108,19 @@ impl Ra {
             config,
             clock,
             validator,
+            issuer_id: crate::revocation::issuer_id(ca.issuer()),
             ca,
             metrics,
             tasks: TaskTracker::new(),
         })
+    }
+
+    pub fn ca(&self) -> &Arc<CertificateAuthority> {
+        &self.ca
+    }
+
+    pub fn issuer_id(&self) -> &str {
+        &self.issuer_id
     }
 
     pub fn storage(&self) -> &Storage {

@@ -310,6 +310,7 @@ impl Ra {
         self.ensure_csr_key_not_blocked(&checked.public_key_der)
             .await?;
         let serial = Serial::random();
+        let crl_shard = crate::revocation::shard_of(&serial, self.config.crl.shards);
         let now = self.clock.now();
         let txn = self.storage.begin().await?;
         let mut m = q::order(&txn, order_id)
@@ -330,6 +331,8 @@ impl Ra {
                 order_id: order_id.to_string(),
                 status: "reserved".to_string(),
                 created_at: now,
+                crl_shard: Some(crl_shard as i32),
+                issuer_id: Some(self.issuer_id.clone()),
             },
         )
         .await?;
@@ -348,6 +351,7 @@ impl Ra {
             public_key_der: checked.public_key_der,
             profile: view.profile.clone(),
             organization,
+            crl_shard,
         };
         let ra = Arc::clone(self);
         let (account, order) = (account_id.to_string(), order_id.to_string());

@@ -3,6 +3,7 @@
 use super::{Ra, RaError, RaResult};
 use crate::audit::Actor;
 use crate::core::RevocationReason;
+use crate::storage::entities::revoked_certificate;
 use crate::storage::queries as q;
 use crate::storage::StorageError;
 use serde_json::json;
@@ -50,7 +51,7 @@ impl Ra {
                 "the certificate is already revoked".to_string(),
             ));
         }
-        let (actor, reason) = match &req.requester {
+        let (actor, reason, source) = match &req.requester {
             RevocationRequester::CertificateKey { spki_der } => {
                 if hex::encode(Sha256::digest(spki_der)) != cert.key_hash {
                     return Err(RaError::Unauthorized(
@@ -59,10 +60,10 @@ impl Ra {
                 }
                 // Possession of the private key proves it is in the requester's hands: key
                 // compromise (CP 4.9.12).
-                (Actor::System, RevocationReason::KeyCompromise)
+                (Actor::System, RevocationReason::KeyCompromise, "certificate_key")
             }
             RevocationRequester::Account(account_id) if *account_id == cert.account_id => {
-                (Actor::Account(account_id.clone()), reason)
+                (Actor::Account(account_id.clone()), reason, "subscriber")
             }
             RevocationRequester::Account(account_id) => {
                 let names: Vec<String> = serde_json::from_str(&cert.names)
@@ -78,12 +79,35 @@ impl Ra {
                 (
                     Actor::Account(account_id.clone()),
                     RevocationReason::CessationOfOperation,
+                    "authorized_account",
                 )
             }
         };
+        let serial_row = q::serial(&txn, &serial_hex).await?;
         cert.revoked_at = Some(now);
         cert.revocation_reason = Some(i16::from(reason.code()));
+        let not_after = cert.not_after;
         q::update_certificate(&txn, cert).await?;
+        // What CRL shards and OCSP responses are generated from (CP 7.2). Unspecified is
+        // recorded as no reason: CRL entries then carry no reasonCode (RFC 5280 5.3.1).
+        q::record_revocation(
+            &txn,
+            revoked_certificate::Model {
+                serial: serial_hex.clone(),
+                issuer_id: serial_row
+                    .as_ref()
+                    .and_then(|s| s.issuer_id.clone())
+                    .unwrap_or_else(|| self.issuer_id.clone()),
+                crl_shard: serial_row.and_then(|s| s.crl_shard).unwrap_or(0),
+                revoked_at: now,
+                reason: (reason != RevocationReason::Unspecified)
+                    .then(|| i16::from(reason.code())),
+                not_after,
+                recorded_at: now,
+                source: source.to_string(),
+            },
+        )
+        .await?;
         self.audit(&txn, &actor, "certificate.revoked",
             json!({"serial": serial_hex, "reason": reason, "reason_code": reason.code(), "at": now})).await?;
         txn.commit().await.map_err(StorageError::from)?;

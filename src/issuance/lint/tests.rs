@@ -95,6 +95,7 @@ impl Fixture {
             public_key_der: checked.public_key_der,
             profile: "dv".to_string(),
             organization: None,
+            crl_shard: 0,
         };
         self.ca
             .prepare(&request, chrono::Utc::now())

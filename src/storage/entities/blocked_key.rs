@@ -12,6 +12,8 @@ pub struct Model {
     pub source: String,
     pub reason: String,
     pub created_at: DateTimeUtc,
+    /// When the bad-key revoker finished revoking every certificate with this key.
+    pub revoked_through: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

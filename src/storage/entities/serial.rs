@@ -10,6 +10,11 @@ pub struct Model {
     pub order_id: String,
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// The CRL shard named in the certificate's CRLDP (CP 4.9.7); NULL (issued before
+    /// sharding) reads as shard 0.
+    pub crl_shard: Option<i32>,
+    /// `revocation::issuer_id` of the issuing CA; NULL reads as the current issuer.
+    pub issuer_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
+mod revocation;
+pub use revocation::*;
+
 type R<T> = Result<T, StorageError>;
 
 // ---- accounts -------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+//! Settings of revocation status: sharded CRLs (CP 4.9.7, 7.2) and the OCSP responder
+//! (CP 4.9.9, 4.9.10, 7.3). Bounds from the CP are checked in `check`.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Sharded CRLs (CP 4.9.7, 7.2; REQUIREMENTS §11).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrlConfig {
+    /// Shards per issuer. A certificate's CRLDP names `<ca.crl_base_url>/<shard>.crl`,
+    /// its shard chosen from the serial at reservation and stored with it, so changing this
+    /// moves only certificates issued afterwards. Shards once published stay published.
+    pub shards: u32,
+    /// nextUpdate − thisUpdate, in hours (CP 4.9.7: at most 10 days).
+    pub lifetime_hours: u32,
+    /// Every shard is re-signed at least this often, in hours, changed or not (CP 4.9.7:
+    /// at least every 7 days).
+    pub max_age_hours: u32,
+    /// A revocation appears on its shard's CRL within this many seconds (CP 4.9.7: within
+    /// 24 hours; our default is 5 minutes).
+    pub publish_delay_seconds: u64,
+    /// How often the publisher looks for work, in seconds.
+    pub poll_seconds: u64,
+    /// Every signed shard is also written here as `<shard>.crl`, for an operator to sync to a
+    /// CDN or object store. Default: `<storage.data_dir>/crl`.
+    pub publish_dir: Option<PathBuf>,
+    /// Seconds one process holds a shard while it generates it; another process takes over
+    /// a lease that has expired (a crashed generator).
+    pub lease_seconds: u64,
+}
+
+impl Default for CrlConfig {
+    fn default() -> Self {
+        CrlConfig {
+            shards: 16,
+            lifetime_hours: 9 * 24,
+            max_age_hours: 24,
+            publish_delay_seconds: 300,
+            poll_seconds: 15,
+            publish_dir: None,
+            lease_seconds: 120,
+        }
+    }
+}
+
+/// Who signs OCSP responses (CP 7.3, RFC 6960 4.2.2.2).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OcspSigner {
+    /// The issuing CA key itself.
+    Issuer,
+    /// A delegated responder certificate (CP Table 7.1-2, id-pkix-ocsp-nocheck) that the CA
+    /// issues itself and rotates before its 125-day limit.
+    Delegated,
+}
+
+/// The OCSP responder and pre-signer (CP 4.9.9, 4.9.10, 7.3; RFC 6960, RFC 5019).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OcspConfig {
+    pub signer: OcspSigner,
+    /// nextUpdate − thisUpdate of every response, in hours (CP 4.9.10: 8 hours to 10 days).
+    /// Responses are refreshed on the CP schedule: at half-life below 16 hours, otherwise at
+    /// least 8 hours before nextUpdate and at most 4 days after thisUpdate.
+    pub validity_hours: u32,
+    /// Validity of a delegated responder certificate, in days (CPS 6.3.2: at most 125).
+    pub responder_validity_days: u32,
+    /// A delegated responder certificate is replaced when fewer days than this remain.
+    pub responder_rotate_days: u32,
+    /// How often the pre-signer looks for due responses and new revocations, in seconds.
+    pub poll_seconds: u64,
+    /// Responses signed per batch by the pre-signer.
+    pub batch_size: usize,
+}
+
+impl Default for OcspConfig {
+    fn default() -> Self {
+        OcspConfig {
+            signer: OcspSigner::Issuer,
+            validity_hours: 7 * 24,
+            responder_validity_days: 90,
+            responder_rotate_days: 30,
+            poll_seconds: 15,
+            batch_size: 500,
+        }
+    }
+}
+
+/// The CP's bounds on these settings: `(key, message)` of the first one broken.
+pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static str, String)> {
+    if crl.shards == 0 || crl.shards > 4096 {
+        return Err(("crl.shards", "must be between 1 and 4096".to_string()));
+    }
+    if crl.lifetime_hours == 0 || crl.lifetime_hours > 240 {
+        return Err((
+            "crl.lifetime_hours",
+            "nextUpdate may be at most 10 days (240 hours) after thisUpdate (CP 4.9.7)"
+                .to_string(),
+        ));
+    }
+    if crl.max_age_hours == 0 || crl.max_age_hours > 7 * 24 || crl.max_age_hours >= crl.lifetime_hours
+    {
+        return Err((
+            "crl.max_age_hours",
+            "must be at most 168 (CP 4.9.7: reissued at least every 7 days) and below \
+             crl.lifetime_hours"
+                .to_string(),
+        ));
+    }
+    if crl.publish_delay_seconds > 24 * 3600 {
+        return Err((
+            "crl.publish_delay_seconds",
+            "a revocation must reach the CRL within 24 hours (CP 4.9.7)".to_string(),
+        ));
+    }
+    if crl.poll_seconds == 0 || crl.lease_seconds == 0 {
+        return Err((
+            "crl.poll_seconds",
+            "crl.poll_seconds and crl.lease_seconds must be at least 1".to_string(),
+        ));
+    }
+    if !(8..=240).contains(&ocsp.validity_hours) {
+        return Err((
+            "ocsp.validity_hours",
+            "OCSP responses are valid 8 hours to 10 days (CP 4.9.10)".to_string(),
+        ));
+    }
+    if ocsp.responder_validity_days == 0 || ocsp.responder_validity_days > 125 {
+        return Err((
+            "ocsp.responder_validity_days",
+            "a delegated OCSP responder certificate is valid at most 125 days (CPS 6.3.2)"
+                .to_string(),
+        ));
+    }
+    if ocsp.responder_rotate_days >= ocsp.responder_validity_days {
+        return Err((
+            "ocsp.responder_rotate_days",
+            "must be below ocsp.responder_validity_days".to_string(),
+        ));
+    }
+    if ocsp.poll_seconds == 0 || ocsp.batch_size == 0 {
+        return Err((
+            "ocsp.poll_seconds",
+            "ocsp.poll_seconds and ocsp.batch_size must be at least 1".to_string(),
+        ));
+    }
+    Ok(())
+}
