@@ -34,6 +34,26 @@ pub enum AdminCommand {
         #[arg(long, default_value = "cli")]
         operator: String,
     },
+    /// Revoke a certificate (CP 4.9.1, 4.9.5, 7.2.2), or upgrade an earlier revocation to
+    /// keyCompromise with a backdated date. keyCompromise also blocks the key, and the
+    /// running server then revokes every other certificate with it (CP 4.9.12).
+    Revoke {
+        /// Serial number (hex); may be omitted when --cert is given.
+        serial: Option<String>,
+        /// PEM file of the certificate (checked against the issued one).
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation
+        /// or privilegeWithdrawn (never certificateHold).
+        #[arg(long)]
+        reason: String,
+        /// Revocation date (RFC 3339): a future date revokes on that date (CP 4.9.5); an
+        /// earlier date only for keyCompromise, the date of compromise (CP 7.2.2).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, default_value = "cli")]
+        operator: String,
+    },
     /// Vetted organisations for OV certificates (CP 3.2.2.1).
     Org {
         #[command(subcommand)]
@@ -85,6 +105,23 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             reason,
             operator,
         } => block_key(config, &file, &reason, &operator).await,
+        AdminCommand::Revoke {
+            serial,
+            cert,
+            reason,
+            at,
+            operator,
+        } => {
+            revoke(
+                config,
+                serial,
+                cert.as_deref(),
+                &reason,
+                at.as_deref(),
+                operator,
+            )
+            .await
+        }
         AdminCommand::Org { command } => org(config, command).await,
         AdminCommand::Serial { serial } => show_serial(config, &serial).await,
     }
@@ -114,6 +151,64 @@ async fn block_key(
         println!("key sha256 {hash}: already blocked");
     }
     Ok(())
+}
+
+/// `admin revoke`: the input is checked before the database is opened; refusals of the
+/// revocation rules are the operator's input errors (exit 2).
+async fn revoke(
+    config: &Config,
+    serial: Option<String>,
+    cert: Option<&Path>,
+    reason: &str,
+    at: Option<&str>,
+    operator: String,
+) -> anyhow::Result<()> {
+    use crate::ra::revoke_admin::{admin_revoke, parse_admin_reason, summary, AdminRevoke};
+    let reason = parse_admin_reason(reason).map_err(|e| InputError(format!("--reason: {e}")))?;
+    let at = match at {
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|e| InputError(format!("--at {t:?}: {e}")))?
+                .with_timezone(&Utc),
+        ),
+        None => None,
+    };
+    let certificate_der = match cert {
+        Some(path) => Some(read_certificate(path)?),
+        None => None,
+    };
+    let storage = crate::cli::open(config).await?;
+    let now = SystemClock.now();
+    let request = AdminRevoke {
+        serial,
+        certificate_der,
+        reason,
+        at,
+        operator,
+    };
+    let result = admin_revoke(&storage, now, request).await;
+    storage.close().await;
+    match result {
+        Ok(written) => println!("{}", summary(&written, now)),
+        Err(
+            crate::ra::RaError::Malformed(why)
+            | crate::ra::RaError::NotFound(why)
+            | crate::ra::RaError::AlreadyRevoked(why),
+        ) => return Err(InputError(why).into()),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// The DER of the (first) certificate in a PEM file.
+fn read_certificate(path: &Path) -> Result<Vec<u8>, InputError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
+    x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .filter_map(Result::ok)
+        .find(|p| p.label == "CERTIFICATE")
+        .map(|p| p.contents)
+        .ok_or_else(|| InputError(format!("{}: no CERTIFICATE in the file", path.display())))
 }
 
 async fn org(config: &Config, command: OrgCommand) -> anyhow::Result<()> {
@@ -183,6 +278,8 @@ async fn show_serial(config: &Config, serial: &str) -> anyhow::Result<()> {
     let record = q::serial(c, &serial).await?;
     let precert = q::precertificate(c, &serial).await?;
     let cert = q::certificate(c, &serial).await?;
+    let revoked = q::revoked_certificate(c, &serial).await?;
+    let notices = q::revocation_notices_for_serial(c, &serial).await?;
     storage.close().await;
     let Some(record) = record else {
         return Err(InputError(format!("serial {serial} is unknown to this CA")).into());
@@ -201,6 +298,10 @@ async fn show_serial(config: &Config, serial: &str) -> anyhow::Result<()> {
         "precertificate_sha256": precert.as_ref().and_then(|p| p.der.as_deref().map(sha)),
         "certificate_sha256": cert.as_ref().map(|c| sha(&c.der)),
         "revoked_at": cert.as_ref().and_then(|c| c.revoked_at),
+        "revocation": revoked.map(|r| json!({"revoked_at": r.revoked_at, "reason": r.reason,
+            "source": r.source, "recorded_at": r.recorded_at, "crl_shard": r.crl_shard})),
+        "revocation_notices": notices.iter().map(|n| json!({"account": n.account_id,
+            "reason": n.reason, "created_at": n.created_at})).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -69,7 +69,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let ra = Ra::new(
         storage.clone(),
         config.clone(),
-        clock,
+        clock.clone(),
         validator,
         ca,
         metrics.clone(),
@@ -109,6 +109,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stopping = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), grace, stopping.clone()));
     let status = spawn_status_listener(&config, &ra, stopping.clone())?;
+    let bad_keys = crate::revocation::bad_key::spawn(
+        storage.clone(),
+        clock,
+        &config.revocation,
+        stopping.clone(),
+    );
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
         issuer = %setup.description,
@@ -122,6 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("serving on {}", config.server.listen))?;
     stopping.cancel();
+    let _ = tokio::time::timeout(grace, bad_keys).await;
     if let Some(status) = status {
         let _ = tokio::time::timeout(grace, status).await;
     }

@@ -428,7 +428,8 @@ pub async fn certificate(
 #[derive(Deserialize)]
 struct RevokePayload {
     certificate: String,
-    reason: Option<u8>,
+    /// Any integer, so an out-of-range code is `badRevocationReason`, not `malformed`.
+    reason: Option<i64>,
 }
 
 pub async fn revoke(state: Shared, headers: HeaderMap, body: Bytes) -> Res {

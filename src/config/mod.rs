@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod revocation;
+pub use revocation::RevocationConfig;
 pub use revocation::{CrlConfig, OcspConfig, OcspSigner};
 
 /// Prefix of environment overrides: `HANKO_SERVER__LISTEN=127.0.0.1:8443`.
@@ -46,6 +47,7 @@ pub struct Config {
     pub ct: CtConfig,
     pub crl: CrlConfig,
     pub ocsp: OcspConfig,
+    pub revocation: RevocationConfig,
     pub log: LogConfig,
 }
 
@@ -574,6 +576,9 @@ impl Config {
             }
         }
         revocation::check(&self.crl, &self.ocsp).map_err(|(key, message)| bad(key, message))?;
+        self.revocation
+            .check()
+            .map_err(|(key, message)| bad(key, message))?;
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(bad(
                 "server.tls_cert",

@@ -82,11 +82,26 @@ pub async fn block_key(
     reason: &str,
     actor: &Actor,
 ) -> RaResult<bool> {
+    let txn = storage.begin().await?;
+    let inserted = block_key_in(&txn, now, spki_der, source, reason, actor).await?;
+    txn.commit().await.map_err(StorageError::from)?;
+    Ok(inserted)
+}
+
+/// [`block_key`] inside the caller's transaction, so a revocation by the certificate key
+/// and the blocking of that key commit together (CP 4.9.12).
+pub async fn block_key_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    now: DateTime<Utc>,
+    spki_der: &[u8],
+    source: &str,
+    reason: &str,
+    actor: &Actor,
+) -> RaResult<bool> {
     let canonical = canonical_spki(spki_der).map_err(|e| RaError::Malformed(e.detail))?;
     let hash = hex::encode(Sha256::digest(&canonical));
-    let txn = storage.begin().await?;
     let inserted = q::insert_blocked_key(
-        &txn,
+        txn,
         blocked_key::Model {
             key_hash: hash.clone(),
             spki_der: canonical,
@@ -99,16 +114,13 @@ pub async fn block_key(
     .await?;
     if inserted {
         audit::append(
-            &txn,
+            txn,
             now,
             actor,
             "key.blocked",
             json!({"key_sha256": hash, "source": source, "reason": reason}),
         )
         .await?;
-    }
-    txn.commit().await.map_err(StorageError::from)?;
-    if inserted {
         tracing::info!(key_sha256 = %hash, source, "key blocked");
     }
     Ok(inserted)

@@ -13,6 +13,8 @@ pub mod organizations;
 mod profiles;
 mod recovery;
 mod revoke;
+pub mod revoke_admin;
+pub mod revoke_write;
 mod views;
 
 pub use accounts::{NewAccount, NewAccountOutcome};

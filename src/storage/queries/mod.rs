@@ -15,6 +15,8 @@ use sea_orm::{
 
 mod revocation;
 pub use revocation::*;
+mod revoke;
+pub use revoke::*;
 
 type R<T> = Result<T, StorageError>;
 
