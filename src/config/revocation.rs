@@ -192,3 +192,26 @@ pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, super::super::ConfigError> {
+        let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load_with_env(None, env)
+    }
+
+    #[test]
+    fn the_bad_key_poll_is_set_from_the_environment_and_bounded() {
+        let c = load(&[("HANKO_REVOCATION__BAD_KEY_POLL_SECONDS", "1")]).expect("valid");
+        assert_eq!(c.revocation.bad_key_poll_seconds, 1);
+        assert_eq!(c.revocation.bad_key_settle_seconds, 600);
+        let err = load(&[("HANKO_REVOCATION__BAD_KEY_POLL_SECONDS", "0")]).expect_err("0");
+        assert!(
+            err.to_string().contains("revocation.bad_key_poll_seconds"),
+            "{err}"
+        );
+        assert!(load(&[("HANKO_REVOCATION__BAD_KEY_BATCH_SIZE", "0")]).is_err());
+    }
+}
