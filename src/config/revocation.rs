@@ -95,11 +95,12 @@ pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static 
     if crl.lifetime_hours == 0 || crl.lifetime_hours > 240 {
         return Err((
             "crl.lifetime_hours",
-            "nextUpdate may be at most 10 days (240 hours) after thisUpdate (CP 4.9.7)"
-                .to_string(),
+            "nextUpdate may be at most 10 days (240 hours) after thisUpdate (CP 4.9.7)".to_string(),
         ));
     }
-    if crl.max_age_hours == 0 || crl.max_age_hours > 7 * 24 || crl.max_age_hours >= crl.lifetime_hours
+    if crl.max_age_hours == 0
+        || crl.max_age_hours > 7 * 24
+        || crl.max_age_hours >= crl.lifetime_hours
     {
         return Err((
             "crl.max_age_hours",
@@ -118,6 +119,14 @@ pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static 
         return Err((
             "crl.poll_seconds",
             "crl.poll_seconds and crl.lease_seconds must be at least 1".to_string(),
+        ));
+    }
+    if crl.poll_seconds > crl.publish_delay_seconds {
+        return Err((
+            "crl.poll_seconds",
+            "must not exceed crl.publish_delay_seconds: a pending revocation is seen at the \
+             next poll and must be published within the delay (CP 4.9.7)"
+                .to_string(),
         ));
     }
     if !(8..=240).contains(&ocsp.validity_hours) {

@@ -5,6 +5,7 @@
 //! Owns: CRL and OCSP bytes, their schedules and the plain-HTTP status listener. Must not
 //! touch: CA keys except through `issuance::signer`; order or account state.
 
+pub mod crl;
 pub mod http;
 
 use crate::core::Serial;
