@@ -59,9 +59,27 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// CRL shards (CP 4.9.7): regenerate now.
+    Crl {
+        #[command(subcommand)]
+        command: CrlCommand,
+    },
     /// Show what the CA knows about a serial number (hex): its state, order, whether a
     /// precertificate and a certificate exist. JSON on stdout.
     Serial { serial: String },
+}
+
+#[derive(Subcommand)]
+pub enum CrlCommand {
+    /// Sign the shards again now, under the same leases and numbering as `hanko serve`
+    /// (safe while servers run on the same database).
+    Regenerate {
+        /// Only this shard; every shard (0..crl.shards and any published before) if omitted.
+        #[arg(long)]
+        shard: Option<u32>,
+        #[arg(long, default_value = "cli")]
+        operator: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -124,6 +142,9 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Org { command } => org(config, command).await,
         AdminCommand::Serial { serial } => show_serial(config, &serial).await,
+        AdminCommand::Crl {
+            command: CrlCommand::Regenerate { shard, operator },
+        } => crate::revocation::crl::admin::regenerate(config, shard, &operator).await,
     }
 }
 

@@ -33,8 +33,18 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+/// A CRL shard (CP 4.9.7).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabels {
+    pub shard: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// Seconds since each CRL shard's thisUpdate, refreshed by the CRL publisher's poll.
+    pub crl_age_seconds: Family<ShardLabels, Gauge>,
+    /// Entries on each CRL shard's last CRL.
+    pub crl_entries: Family<ShardLabels, Gauge>,
     pub requests: Family<RequestLabels, Counter>,
     pub validations: Family<ValidationLabels, Counter>,
     pub orders: Family<StatusLabels, Gauge>,
@@ -81,8 +91,22 @@ impl Metrics {
             "Time of each issuance step (lint, sign, ct, sign_final, record)",
             issuance_step_seconds.clone(),
         );
+        let crl_age_seconds = Family::<ShardLabels, Gauge>::default();
+        let crl_entries = Family::<ShardLabels, Gauge>::default();
+        registry.register(
+            "crl_age_seconds",
+            "Seconds since the thisUpdate of each CRL shard",
+            crl_age_seconds.clone(),
+        );
+        registry.register(
+            "crl_entries",
+            "Entries on the last CRL of each shard",
+            crl_entries.clone(),
+        );
         Metrics {
             registry,
+            crl_age_seconds,
+            crl_entries,
             requests,
             validations,
             orders,

@@ -115,6 +115,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &config.revocation,
         stopping.clone(),
     );
+    spawn_crl_publisher(&config, &ra, stopping.clone())?;
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
         issuer = %setup.description,
@@ -196,8 +197,8 @@ async fn audit_key_activation(storage: &Storage, setup: &IssuerSetup) -> anyhow:
 }
 
 /// The issuing CA: the development hierarchy, or the HSM-backed issuer of `ca.issuer`.
-struct IssuerSetup {
-    issuer: Issuer,
+pub(crate) struct IssuerSetup {
+    pub(crate) issuer: Issuer,
     /// Present only for the development hierarchy (it can also mint the listener's
     /// certificate).
     hierarchy: Option<devca::DevHierarchy>,
@@ -205,7 +206,7 @@ struct IssuerSetup {
     description: String,
 }
 
-async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
+pub(crate) async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
     if config.ca.dev_hierarchy {
         let hierarchy = devca::load_or_create(&config.storage.data_dir)
             .context("loading the development CA hierarchy")?;
@@ -289,7 +290,17 @@ fn spawn_status_listener(
         &config.ca.ca_issuers_url,
         ra.ca().issuer().certificate_der.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?
+    .merge(
+        crate::revocation::crl::http::routes(
+            &config.ca.crl_base_url,
+            ra.storage().clone(),
+            ra.issuer_id().to_string(),
+            config.crl.publish_delay_seconds,
+            ra.clock.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("ca.crl_base_url: {e}"))?,
+    );
     // Bind before reporting ready, so a port in use stops the start with its reason.
     let listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -302,6 +313,30 @@ fn spawn_status_listener(
             tracing::error!(listen = %addr, error = %e, "status listener failed");
         }
     })))
+}
+
+/// The CRL publisher (revocation::crl::publisher): signs due shards every crl.poll_seconds.
+fn spawn_crl_publisher(
+    config: &Arc<Config>,
+    ra: &Arc<Ra>,
+    stopping: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use crate::revocation::crl;
+    let signer = crl::CrlSigner::new(
+        ra.storage().clone(),
+        config,
+        ra.ca().issuer(),
+        ra.clock.clone(),
+    )
+    .context("setting up CRL signing")?;
+    let poll = Duration::from_secs(config.crl.poll_seconds);
+    tokio::spawn(crl::publisher::run(
+        Arc::new(signer),
+        ra.metrics.clone(),
+        poll,
+        stopping,
+    ));
+    Ok(())
 }
 
 async fn shutdown_on_signal(

@@ -165,6 +165,14 @@ pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static 
             "crl.poll_seconds and crl.lease_seconds must be at least 1".to_string(),
         ));
     }
+    if crl.poll_seconds > crl.publish_delay_seconds {
+        return Err((
+            "crl.poll_seconds",
+            "must not exceed crl.publish_delay_seconds: a pending revocation is seen at the \
+             next poll and must be published within the delay (CP 4.9.7)"
+                .to_string(),
+        ));
+    }
     if !(8..=240).contains(&ocsp.validity_hours) {
         return Err((
             "ocsp.validity_hours",

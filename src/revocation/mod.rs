@@ -6,6 +6,7 @@
 //! touch: CA keys except through `issuance::signer`; order or account state.
 
 pub mod bad_key;
+pub mod crl;
 pub mod http;
 
 use crate::core::Serial;

@@ -13,7 +13,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
+mod crl;
 mod revocation;
+pub use crl::*;
 pub use revocation::*;
 mod revoke;
 pub use revoke::*;
