@@ -19,6 +19,7 @@ pub mod pkilint;
 pub mod ports;
 pub mod postgres;
 pub mod process;
+pub mod revoke;
 pub mod rig;
 pub mod server;
 pub mod softhsm;

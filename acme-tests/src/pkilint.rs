@@ -46,9 +46,31 @@ pub fn lint_serverauth_certificate(der: &[u8], cert_type: &str) -> Result<Vec<St
         .arg(&file)
         .output()
         .context("running lint_cabf_serverauth_cert")?;
+    findings("lint_cabf_serverauth_cert", &out)
+}
+
+/// Lint a DER CRL (`lint_crl lint -t CRL -p <profile>`, profile `BR` or `PKIX`) and return
+/// the findings at WARNING or above, as `lint_serverauth_certificate` does.
+pub fn lint_crl(der: &[u8], profile: &str) -> Result<Vec<String>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("shard.crl");
+    std::fs::write(&file, der)?;
+    let out = std::process::Command::new(tool("lint_crl")?)
+        .args([
+            "lint", "-t", "CRL", "-p", profile, "-s", "WARNING", "-f", "JSON",
+        ])
+        .args(["--document-format", "DER"])
+        .arg(&file)
+        .output()
+        .context("running lint_crl")?;
+    findings("lint_crl", &out)
+}
+
+/// `SEVERITY code @ node path` for every finding of a pkilint JSON report.
+fn findings(tool: &str, out: &std::process::Output) -> Result<Vec<String>> {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
         format!(
-            "lint_cabf_serverauth_cert gave no JSON report: {}",
+            "{tool} gave no JSON report: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })?;

@@ -8,8 +8,9 @@
 //! afterwards. Reasons: what a subscriber, another authorized account and an operator may
 //! ask, future-dated and upgraded revocations, and what is refused.
 
-use acme_tests::acme_client::{b64, json_payload, leaf_der, Account, Key, KeyId, Resp};
+use acme_tests::acme_client::{Account, Key, Resp};
 use acme_tests::process::Cmd;
+use acme_tests::revoke::{self, Issued};
 use acme_tests::server::hanko_binary;
 use acme_tests::{HankoOptions, HankoServer, Http01Responder, OrFail, Rig, RigOptions};
 use chrono::{DateTime, Duration as Days, SecondsFormat, Utc};
@@ -45,12 +46,6 @@ async fn start() -> (Rig, Account, Http01Responder) {
     (rig, account, responder)
 }
 
-/// An issued certificate: serial (hex, from its URL) and DER.
-struct Issued {
-    serial: String,
-    der: Vec<u8>,
-}
-
 /// Issue a certificate for `host` whose key is `key`.
 async fn issue(
     account: &Account,
@@ -58,40 +53,14 @@ async fn issue(
     host: &str,
     key: &rcgen::KeyPair,
 ) -> Issued {
-    let name = Rig::name(host);
-    let (_, order_url) = account.create_order(&[&name]).await.or_fail("order");
-    let order = account
-        .make_ready(responder, &order_url)
+    revoke::issue(account, responder, host, key)
         .await
-        .or_fail("ready");
-    let csr = acme_tests::pki::csr_der(key, &[&name]).or_fail("csr");
-    let rsp = account.finalize(&order, &csr).await.or_fail("finalize");
-    rsp.assert_status(200);
-    let order = account
-        .poll_status(&order_url, &["ready", "processing"])
-        .await
-        .or_fail("poll order");
-    let url = order
-        .str("certificate")
-        .unwrap_or_else(|| panic!("{order}"));
-    let serial = url.rsplit('/').next().unwrap_or_default().to_string();
-    let chain = account.post_as_get(url).await.or_fail("download");
-    chain.assert_status(200);
-    Issued {
-        serial,
-        der: leaf_der(&chain.text).or_fail("leaf"),
-    }
+        .or_fail("issue")
 }
 
 /// revokeCert signed by the account (`kid`).
 async fn revoke_by_account(account: &Account, cert: &Issued, reason: Option<i64>) -> Resp {
-    let mut payload = json!({"certificate": b64(&cert.der)});
-    if let Some(r) = reason {
-        payload["reason"] = json!(r);
-    }
-    let url = account.client.url("revokeCert");
-    account
-        .post(&url, Some(&payload))
+    revoke::revoke_by_account(account, cert, reason)
         .await
         .or_fail("revokeCert")
 }
@@ -103,12 +72,7 @@ async fn revoke_by_key(
     key: &rcgen::KeyPair,
     reason: i64,
 ) -> Resp {
-    let key = Key::from_rcgen(key).or_fail("jwk");
-    let url = account.client.url("revokeCert");
-    let payload = json!({"certificate": b64(&cert.der), "reason": reason});
-    account
-        .client
-        .post_signed(&url, &key, KeyId::Jwk, &json_payload(&payload), |_| {})
+    revoke::revoke_by_key(account, cert, key, reason)
         .await
         .or_fail("revokeCert by key")
 }
