@@ -147,16 +147,7 @@ impl CrlSigner {
     ) -> Result<Option<Due>, CrlError> {
         let this_update = state.and_then(|s| s.this_update);
         let pending = match (state, this_update) {
-            (Some(s), Some(t)) => {
-                q::crl_pending_since(
-                    self.storage.reader(),
-                    &self.issuer_id,
-                    s.shard,
-                    schedule::pending_cutoff(t),
-                    now,
-                )
-                .await?
-            }
+            (Some(s), Some(t)) => self.pending_since(s.shard, t, now).await?,
             _ => None,
         };
         Ok(schedule::due(
@@ -165,6 +156,38 @@ impl CrlSigner {
             pending,
             &self.schedule_config(),
         ))
+    }
+
+    /// When the earliest change not yet on the shard's CRL (cut at `this_update`) became
+    /// visible: a row recorded (or dated) after thisUpdate; or — once, `COMMIT_SKEW_SECONDS`
+    /// after thisUpdate — a row recorded shortly before it, whose transaction may have
+    /// committed after the CRL's read. Waiting out the skew before that second look means
+    /// the next CRL certainly contains such a row, so it causes one extra signing, not one
+    /// per poll.
+    async fn pending_since(
+        &self,
+        shard: i32,
+        this_update: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, CrlError> {
+        let reader = self.storage.reader();
+        let fresh = q::crl_pending_since(reader, &self.issuer_id, shard, this_update, now).await?;
+        if fresh.is_some() {
+            return Ok(fresh);
+        }
+        let settled = this_update + chrono::Duration::seconds(schedule::COMMIT_SKEW_SECONDS);
+        if now < settled {
+            return Ok(None);
+        }
+        let late = q::crl_pending_since(
+            reader,
+            &self.issuer_id,
+            shard,
+            schedule::pending_cutoff(this_update),
+            this_update,
+        )
+        .await?;
+        Ok(late.map(|_| settled))
     }
 
     /// Generate `shard` under its lease if it is due (always when `force`).

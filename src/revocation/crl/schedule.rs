@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 
 /// A revocation row whose transaction took its timestamp before a CRL's read but committed
 /// after it is not on that CRL although `recorded_at <= thisUpdate`. Rows recorded up to
-/// this long before thisUpdate therefore still count as pending, so at most a few extra
-/// regenerations close that window (SQLite writers queue for the one write connection).
+/// this long before thisUpdate are therefore looked at once more, this long after
+/// thisUpdate, and cause one more signing (`CrlSigner::pending_since`).
 pub const COMMIT_SKEW_SECONDS: i64 = 30;
 
 /// Why a shard is generated now.
