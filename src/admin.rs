@@ -42,6 +42,11 @@ pub enum AdminCommand {
     /// Show what the CA knows about a serial number (hex): its state, order, whether a
     /// precertificate and a certificate exist. JSON on stdout.
     Serial { serial: String },
+    /// OCSP responses (CP 4.9.10): `refresh [--all]`.
+    Ocsp {
+        #[command(subcommand)]
+        command: crate::revocation::ocsp::admin::OcspCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +92,9 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         } => block_key(config, &file, &reason, &operator).await,
         AdminCommand::Org { command } => org(config, command).await,
         AdminCommand::Serial { serial } => show_serial(config, &serial).await,
+        AdminCommand::Ocsp { command } => {
+            crate::revocation::ocsp::admin::run(config, command).await
+        }
     }
 }
 

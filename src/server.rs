@@ -65,6 +65,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ),
         },
     };
+    let ocsp = crate::revocation::ocsp::Ocsp::new(
+        storage.clone(),
+        config.clone(),
+        setup.issuer.clone(),
+        clock.clone(),
+        metrics.clone(),
+    )?;
     let ca = Arc::new(issuer_pipeline(&config, setup.issuer)?);
     let ra = Ra::new(
         storage.clone(),
@@ -108,7 +115,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let stopping = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), grace, stopping.clone()));
-    let status = spawn_status_listener(&config, &ra, stopping.clone())?;
+    let status = spawn_status_listener(&config, &ra, &ocsp, stopping.clone())?;
+    let presigner = crate::revocation::ocsp::presign::spawn(ocsp, stopping.clone());
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
         issuer = %setup.description,
@@ -125,6 +133,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(status) = status {
         let _ = tokio::time::timeout(grace, status).await;
     }
+    let _ = tokio::time::timeout(grace, presigner).await;
     ra.shutdown(grace).await;
     storage.close().await;
     tracing::info!("shut down cleanly");
@@ -189,8 +198,8 @@ async fn audit_key_activation(storage: &Storage, setup: &IssuerSetup) -> anyhow:
 }
 
 /// The issuing CA: the development hierarchy, or the HSM-backed issuer of `ca.issuer`.
-struct IssuerSetup {
-    issuer: Issuer,
+pub(crate) struct IssuerSetup {
+    pub(crate) issuer: Issuer,
     /// Present only for the development hierarchy (it can also mint the listener's
     /// certificate).
     hierarchy: Option<devca::DevHierarchy>,
@@ -198,7 +207,7 @@ struct IssuerSetup {
     description: String,
 }
 
-async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
+pub(crate) async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
     if config.ca.dev_hierarchy {
         let hierarchy = devca::load_or_create(&config.storage.data_dir)
             .context("loading the development CA hierarchy")?;
@@ -271,6 +280,7 @@ fn spawn_nonce_pruning(state: Arc<AppState>) {
 fn spawn_status_listener(
     config: &Arc<Config>,
     ra: &Arc<Ra>,
+    ocsp: &Arc<crate::revocation::ocsp::Ocsp>,
     stopping: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     use crate::revocation::http;
@@ -282,7 +292,11 @@ fn spawn_status_listener(
         &config.ca.ca_issuers_url,
         ra.ca().issuer().certificate_der.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?
+    .merge(
+        crate::revocation::ocsp::http::routes(&config.ca.ocsp_url, ocsp.clone())
+            .map_err(|e| anyhow::anyhow!("ca.ocsp_url: {e}"))?,
+    );
     // Bind before reporting ready, so a port in use stops the start with its reason.
     let listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))

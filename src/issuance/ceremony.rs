@@ -687,7 +687,7 @@ fn split_escaped(text: &str) -> Vec<String> {
 
 /// The responder's default subject: the issuer's RDNs with " OCSP Responder" appended to
 /// the CN (CP Table 7.1-2: C and O as the CA's, CN the responder's name).
-fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
+pub(super) fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
     let mut rdns = issuer.0.clone();
     let mut found = false;
     for rdn in rdns.iter_mut() {

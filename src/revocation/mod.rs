@@ -6,6 +6,7 @@
 //! touch: CA keys except through `issuance::signer`; order or account state.
 
 pub mod http;
+pub mod ocsp;
 
 use crate::core::Serial;
 use crate::issuance::Issuer;

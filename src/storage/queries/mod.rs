@@ -13,7 +13,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
+mod ocsp;
 mod revocation;
+pub use ocsp::*;
 pub use revocation::*;
 
 type R<T> = Result<T, StorageError>;
