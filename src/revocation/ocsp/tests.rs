@@ -1,1 +1,247 @@
+//! Unit tests: request parsing (including malformed input) and response encoding, parsed
+//! back and verified. The schedule's own tests are in `schedule`.
 
+use super::asn1::*;
+use super::request::{self, IssuerHashes, RequestError};
+use super::response::{self, CertStatus, ResponseSigner};
+use crate::core::Serial;
+use crate::issuance::devca;
+use base64::Engine;
+use chrono::{Duration, TimeZone, Utc};
+use der::asn1::{Any, Int};
+use der::{Decode, Encode};
+
+fn dev_issuer() -> (tempfile::TempDir, crate::issuance::Issuer) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = devca::load_or_create(dir.path()).expect("dev hierarchy");
+    (dir, h.intermediate.clone())
+}
+
+fn request_der(hashes: &IssuerHashes, serials: &[&Serial]) -> Vec<u8> {
+    let request_list = serials
+        .iter()
+        .map(|s| Request {
+            req_cert: response::cert_id(hashes, s).expect("cert id"),
+            single_request_extensions: None,
+        })
+        .collect();
+    OcspRequest {
+        tbs_request: TbsRequest {
+            version: None,
+            requestor_name: None,
+            request_list,
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .expect("encode")
+}
+
+#[test]
+fn parses_a_single_sha1_request_by_post_and_get() {
+    let (_d, issuer) = dev_issuer();
+    let hashes = IssuerHashes::from_certificate_der(&issuer.certificate_der).expect("hashes");
+    let serial = Serial::random();
+    let der = request_der(&hashes, &[&serial]);
+    assert_eq!(request::parse(&der, &hashes), Ok(serial.clone()));
+    let std = base64::engine::general_purpose::STANDARD.encode(&der);
+    let escaped = std
+        .replace('/', "%2F")
+        .replace('+', "%2B")
+        .replace('=', "%3D");
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der);
+    for text in [&std, &escaped, &url_safe] {
+        let decoded = request::decode_get(text).expect("decode");
+        assert_eq!(
+            request::parse(&decoded, &hashes),
+            Ok(serial.clone()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn refuses_malformed_requests_and_other_issuers() {
+    let (_d, issuer) = dev_issuer();
+    let hashes = IssuerHashes::from_certificate_der(&issuer.certificate_der).expect("hashes");
+    let (a, b) = (Serial::random(), Serial::random());
+    let malformed = |r: Result<Serial, RequestError>| matches!(r, Err(RequestError::Malformed(_)));
+    assert!(malformed(request::parse(b"", &hashes)));
+    assert!(malformed(request::parse(b"\x30\x03\x02\x01", &hashes)));
+    assert!(malformed(request::parse(&[0x30; 10_000], &hashes)));
+    assert!(malformed(request::parse(
+        &request_der(&hashes, &[&a, &b]),
+        &hashes
+    )));
+    assert!(malformed(request::parse(
+        &request_der(&hashes, &[]),
+        &hashes
+    )));
+    let good = request_der(&hashes, &[&a]);
+    assert!(malformed(request::parse(&good[..good.len() - 1], &hashes)));
+    assert!(matches!(request::decode_get("%zz"), Err(RequestError::Malformed(_))));
+    assert!(matches!(request::decode_get("not base64!"), Err(RequestError::Malformed(_))));
+    // Another issuer's hashes.
+    let (_d2, other) = dev_issuer();
+    let other = IssuerHashes::from_certificate_der(&other.certificate_der).expect("hashes");
+    assert_eq!(
+        request::parse(&request_der(&other, &[&a]), &hashes),
+        Err(RequestError::NotOurs)
+    );
+    // A negative serial, and one longer than any of ours.
+    let mut id = response::cert_id(&hashes, &a).expect("id");
+    id.serial_number = Int::new(&[0xff, 0x01]).expect("int");
+    let neg = OcspRequest {
+        tbs_request: TbsRequest {
+            version: None,
+            requestor_name: None,
+            request_list: vec![Request {
+                req_cert: id.clone(),
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    assert!(malformed(request::parse(
+        &neg.to_der().expect("der"),
+        &hashes
+    )));
+    let mut long = neg.clone();
+    long.tbs_request.request_list[0].req_cert.serial_number = Int::new(&[0x01; 25]).expect("int");
+    assert_eq!(
+        request::parse(&long.to_der().expect("der"), &hashes),
+        Err(RequestError::NotOurs)
+    );
+}
+
+fn decode(der: &[u8]) -> BasicOcspResponse {
+    let outer = OcspResponse::from_der(der).expect("OCSPResponse");
+    assert_eq!(outer.response_status, OcspResponseStatus::Successful);
+    let bytes = outer.response_bytes.expect("responseBytes");
+    assert_eq!(bytes.response_type, ID_PKIX_OCSP_BASIC);
+    BasicOcspResponse::from_der(bytes.response.as_bytes()).expect("basic")
+}
+
+#[test]
+fn signed_responses_parse_back_and_verify() {
+    let (_d, issuer) = dev_issuer();
+    let hashes = IssuerHashes::from_certificate_der(&issuer.certificate_der).expect("hashes");
+    let signer = ResponseSigner::new(issuer.signer.clone(), "issuer".into(), None).expect("signer");
+    let serial = Serial::random();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 21, 8, 0, 0)
+        .single()
+        .expect("t");
+    let revoked_at = now - Duration::hours(2);
+    for (status, expect_tag, reason_bytes) in [
+        (CertStatus::Good, 0x80u8, None),
+        (
+            CertStatus::Revoked {
+                at: revoked_at,
+                reason: Some(1),
+            },
+            0xa1,
+            Some(1u8),
+        ),
+        (
+            CertStatus::Revoked {
+                at: revoked_at,
+                reason: None,
+            },
+            0xa1,
+            None,
+        ),
+    ] {
+        let signed = response::sign(
+            &signer,
+            &hashes,
+            &serial,
+            status.clone(),
+            now,
+            Duration::hours(72),
+        )
+        .expect("sign");
+        assert_eq!(signed.next_update - signed.this_update, Duration::hours(72));
+        let basic = decode(&signed.der);
+        assert!(basic.certs.is_none());
+        let data = &basic.tbs_response_data;
+        assert!(data.response_extensions.is_none(), "no nonce");
+        let [single] = data.responses.as_slice() else {
+            panic!("one response")
+        };
+        assert!(
+            single.single_extensions.is_none(),
+            "no singleExtensions (no reasonCode)"
+        );
+        assert_eq!(
+            single.cert_id,
+            response::cert_id(&hashes, &serial).expect("id")
+        );
+        let status_der = single.cert_status.to_der().expect("der");
+        assert_eq!(status_der[0], expect_tag);
+        if let CertStatus::Revoked { .. } = status {
+            let time = response::generalized(revoked_at)
+                .expect("t")
+                .to_der()
+                .expect("der");
+            assert!(status_der.windows(time.len()).any(|w| w == time.as_slice()));
+            let reason = [0xa0, 0x03, 0x0a, 0x01];
+            let has = status_der.windows(4).position(|w| w == reason);
+            assert_eq!(has.map(|i| status_der[i + 4]), reason_bytes);
+        }
+        // byKey responder id = SHA-1 of the issuer key, and the signature verifies.
+        let rid = data.responder_id.to_der().expect("der");
+        assert_eq!(&rid[..4], &[0xa2, 0x16, 0x04, 0x14]);
+        assert_eq!(&rid[4..], hashes.sha1_key());
+        crate::issuance::verify_signature(
+            &issuer.signer.public_key_der(),
+            &basic.signature_algorithm,
+            &data.to_der().expect("tbs"),
+            basic.signature.raw_bytes(),
+        )
+        .expect("signature verifies");
+    }
+}
+
+#[test]
+fn delegated_responder_certificate_is_included() {
+    let (_d, issuer) = dev_issuer();
+    let hashes = IssuerHashes::from_certificate_der(&issuer.certificate_der).expect("hashes");
+    let key = crate::issuance::signer::software::SoftwareSigner::generate(
+        crate::issuance::signer::software::KeyKind::EcdsaP256,
+    )
+    .expect("key");
+    use crate::issuance::signer::Signer;
+    let now = Utc::now();
+    let cert = crate::issuance::ocsp_responder_certificate(&issuer, &key.public_key_der(), now, 90)
+        .expect("responder certificate");
+    let signer = ResponseSigner::new(std::sync::Arc::new(key), "r1".into(), Some(cert.clone()))
+        .expect("signer");
+    let signed = response::sign(
+        &signer,
+        &hashes,
+        &Serial::random(),
+        CertStatus::Good,
+        now,
+        Duration::hours(8),
+    )
+    .expect("sign");
+    let basic = decode(&signed.der);
+    let certs = basic.certs.expect("certs");
+    assert_eq!(certs, vec![Any::from_der(&cert).expect("any")]);
+}
+
+#[test]
+fn error_responses_are_bare_statuses() {
+    for status in [
+        OcspResponseStatus::MalformedRequest,
+        OcspResponseStatus::Unauthorized,
+    ] {
+        let der = response::error_response(status);
+        let parsed = OcspResponse::from_der(&der).expect("parse");
+        assert_eq!(parsed.response_status, status);
+        assert!(parsed.response_bytes.is_none());
+    }
+}
