@@ -705,7 +705,9 @@ pub(super) fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
                             .map(|s| s.as_str().to_string())
                     })
                     .map_err(|_| refused("the issuer's CN is not a UTF8String; give --subject"))?;
-                let name = format!("{cn} OCSP Responder");
+                // ub-common-name is 64 (RFC 5280 A.1): shorten a long issuer CN first.
+                let keep: String = cn.chars().take(64 - " OCSP Responder".len()).collect();
+                let name = format!("{} OCSP Responder", keep.trim_end());
                 let utf8 = Utf8StringRef::new(&name).map_err(|e| refused(e.to_string()))?;
                 atv.value = Any::encode_from(&utf8).map_err(|e| refused(e.to_string()))?;
                 found = true;

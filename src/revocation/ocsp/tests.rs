@@ -80,8 +80,14 @@ fn refuses_malformed_requests_and_other_issuers() {
     )));
     let good = request_der(&hashes, &[&a]);
     assert!(malformed(request::parse(&good[..good.len() - 1], &hashes)));
-    assert!(matches!(request::decode_get("%zz"), Err(RequestError::Malformed(_))));
-    assert!(matches!(request::decode_get("not base64!"), Err(RequestError::Malformed(_))));
+    assert!(matches!(
+        request::decode_get("%zz"),
+        Err(RequestError::Malformed(_))
+    ));
+    assert!(matches!(
+        request::decode_get("not base64!"),
+        Err(RequestError::Malformed(_))
+    ));
     // Another issuer's hashes.
     let (_d2, other) = dev_issuer();
     let other = IssuerHashes::from_certificate_der(&other.certificate_der).expect("hashes");
