@@ -7,7 +7,7 @@ use super::response::{self, CertStatus, ResponseSigner};
 use crate::core::Serial;
 use crate::issuance::devca;
 use base64::Engine;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use der::asn1::{Any, Int};
 use der::{Decode, Encode};
 
@@ -250,4 +250,118 @@ fn error_responses_are_bare_statuses() {
         assert_eq!(parsed.response_status, status);
         assert!(parsed.response_bytes.is_none());
     }
+}
+
+/// Status rules against a real SQLite database: a precertificate-only serial is answered
+/// as if issued, failed and unknown serials are not, future revocations are good until due.
+#[tokio::test]
+async fn status_rules_for_precertificates_failed_and_future_revocations() {
+    use crate::storage::entities::{precertificate, revoked_certificate, serial};
+    use crate::storage::queries as q;
+    let (dir, issuer) = dev_issuer();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let storage = crate::storage::Storage::connect(&url, 2).await.expect("db");
+    storage.migrate().await.expect("migrate");
+    let now = Utc::now();
+    let clock: std::sync::Arc<dyn crate::core::Clock> =
+        std::sync::Arc::new(crate::core::SystemClock);
+    let ocsp = super::Ocsp::new(
+        storage.clone(),
+        std::sync::Arc::new(crate::config::Config::default()),
+        issuer,
+        clock,
+        std::sync::Arc::new(crate::metrics::Metrics::new()),
+    )
+    .expect("ocsp");
+    let add = |hex: &str, status: &str, signed: bool| {
+        let (hex, status) = (hex.to_string(), status.to_string());
+        let storage = storage.clone();
+        async move {
+            q::insert_serial(
+                storage.reader(),
+                serial::Model {
+                    serial: hex.clone(),
+                    account_id: "a".into(),
+                    order_id: "o".into(),
+                    status,
+                    created_at: now,
+                    crl_shard: Some(0),
+                    issuer_id: None,
+                },
+            )
+            .await
+            .expect("serial");
+            q::insert_precertificate(
+                storage.reader(),
+                precertificate::Model {
+                    serial: hex,
+                    lint_der: vec![1],
+                    der: signed.then(|| vec![2]),
+                    created_at: now,
+                    signed_at: signed.then_some(now),
+                },
+            )
+            .await
+            .expect("precert");
+        }
+    };
+    let (pre, failed, unsigned) = (
+        Serial::random().to_hex(),
+        Serial::random().to_hex(),
+        Serial::random().to_hex(),
+    );
+    add(&pre, "reserved", true).await;
+    add(&failed, "failed", true).await;
+    add(&unsigned, "reserved", false).await;
+    assert_eq!(
+        ocsp.status_of(&pre).await.expect("status"),
+        Some(CertStatus::Good)
+    );
+    assert_eq!(ocsp.status_of(&failed).await.expect("status"), None);
+    assert_eq!(ocsp.status_of(&unsigned).await.expect("status"), None);
+    assert_eq!(
+        ocsp.status_of(&Serial::random().to_hex())
+            .await
+            .expect("status"),
+        None
+    );
+    let revoke = |at| revoked_certificate::Model {
+        serial: pre.clone(),
+        issuer_id: "i".into(),
+        crl_shard: 0,
+        revoked_at: at,
+        reason: None,
+        not_after: now + Duration::days(90),
+        recorded_at: now,
+        source: "admin".into(),
+    };
+    q::record_revocation(storage.reader(), revoke(now + Duration::days(1)))
+        .await
+        .expect("rev");
+    assert_eq!(
+        ocsp.status_of(&pre).await.expect("status"),
+        Some(CertStatus::Good)
+    );
+    let past = DateTime::from_timestamp(now.timestamp() - 60, 0).expect("t");
+    q::record_revocation(storage.reader(), revoke(past))
+        .await
+        .expect("rev");
+    assert_eq!(
+        ocsp.status_of(&pre).await.expect("status"),
+        Some(CertStatus::Revoked {
+            at: past,
+            reason: None
+        })
+    );
+    // The pre-signer signs the precertificate-only serial and stores the revoked status.
+    assert!(ocsp.presign_pass(&|_| {}).await.expect("pass") >= 1);
+    let stored = q::ocsp_response(storage.reader(), &pre)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.cert_status, "revoked");
+    assert!(q::ocsp_response(storage.reader(), &failed)
+        .await
+        .expect("read")
+        .is_none());
 }
