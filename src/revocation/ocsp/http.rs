@@ -88,7 +88,7 @@ async fn answer(ocsp: &Ocsp, der: &[u8], headers: &HeaderMap) -> Response {
     };
     let hex = serial.to_hex();
     let now = ocsp.clock.now();
-    let stored = match crate::storage::queries::ocsp_response(ocsp.storage.reader(), &hex).await {
+    let stored = match ocsp.stored(&hex, now).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "OCSP response lookup failed");
@@ -97,8 +97,8 @@ async fn answer(ocsp: &Ocsp, der: &[u8], headers: &HeaderMap) -> Response {
         }
     };
     let found = match stored {
-        Some(m) if m.next_update > now => Some(m),
-        _ => match ocsp.sign_on_demand(&hex).await {
+        Some(m) => Some(m),
+        None => match ocsp.sign_on_demand(&hex).await {
             Ok(found) => found,
             Err(OnDemand::Busy) => {
                 ocsp.metrics.ocsp_request("busy");
@@ -128,7 +128,7 @@ async fn answer(ocsp: &Ocsp, der: &[u8], headers: &HeaderMap) -> Response {
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, m.der).into_response()
+        (StatusCode::OK, m.der.clone()).into_response()
     };
     let h = response.headers_mut();
     h.insert(

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod asn1;
+pub mod cache;
 pub mod http;
 pub mod presign;
 pub mod request;
@@ -57,6 +58,7 @@ pub struct Ocsp {
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     responders: responder::Responders,
+    cache: cache::ResponseCache,
     on_demand: tokio::sync::Semaphore,
     /// Unix second of the last "unknown serial" log line, and lines suppressed since.
     unknown_logged_at: AtomicI64,
@@ -73,6 +75,7 @@ impl Ocsp {
     ) -> Result<Arc<Ocsp>, OcspError> {
         let hashes = IssuerHashes::from_certificate_der(&issuer.certificate_der)
             .map_err(OcspError::Encoding)?;
+        let capacity = config.ocsp.cache_entries;
         Ok(Arc::new(Ocsp {
             issuer_id: super::issuer_id(&issuer),
             storage,
@@ -82,6 +85,7 @@ impl Ocsp {
             clock,
             metrics,
             responders: responder::Responders::default(),
+            cache: cache::ResponseCache::new(capacity),
             on_demand: tokio::sync::Semaphore::new(ON_DEMAND_SIGNINGS),
             unknown_logged_at: AtomicI64::new(0),
             unknown_suppressed: AtomicI64::new(0),
@@ -141,11 +145,19 @@ impl Ocsp {
         .await
         .map_err(|e| OcspError::Task(e.to_string()))??;
         let count = signed.len();
+        let models: Vec<_> = signed
+            .into_iter()
+            .map(|(hex, r)| Arc::new(stored_model(hex, &r, &signer.id)))
+            .collect();
         let txn = self.storage.begin().await?;
-        for (hex, r) in signed {
-            q::store_ocsp_response(&txn, stored_model(hex, &r, &signer.id)).await?;
+        for m in &models {
+            q::store_ocsp_response(&txn, (**m).clone()).await?;
         }
         txn.commit().await.map_err(StorageError::from)?;
+        // After the commit: the responder of this process serves the new bytes at once.
+        for m in models {
+            self.cache.put(m);
+        }
         Ok(count)
     }
 
@@ -155,16 +167,49 @@ impl Ocsp {
     async fn sign_on_demand(
         &self,
         serial_hex: &str,
-    ) -> Result<Option<ocsp_response::Model>, OnDemand> {
-        let _permit = self.on_demand.try_acquire().map_err(|_| OnDemand::Busy)?;
+    ) -> Result<Option<Arc<ocsp_response::Model>>, OnDemand> {
         if self.status_of(serial_hex).await?.is_none() {
             return Ok(None);
         }
+        let _permit = self.on_demand.try_acquire().map_err(|_| OnDemand::Busy)?;
         self.sign_and_store(&[serial_hex.to_string()]).await?;
         let stored = q::ocsp_response(self.storage.reader(), serial_hex)
             .await
             .map_err(OcspError::from)?;
-        Ok(stored)
+        Ok(stored.map(Arc::new))
+    }
+
+    /// The stored response of `serial_hex` still within its validity: from the cache, else
+    /// one primary-key read (then cached).
+    async fn stored(
+        &self,
+        serial_hex: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Arc<ocsp_response::Model>>, OcspError> {
+        if let Some(m) = self.cache.get(serial_hex, now) {
+            return Ok(Some(m));
+        }
+        let Some(m) = q::ocsp_response(self.storage.reader(), serial_hex).await? else {
+            return Ok(None);
+        };
+        if m.next_update <= now {
+            return Ok(None);
+        }
+        let m = Arc::new(m);
+        self.cache.put(m.clone());
+        Ok(Some(m))
+    }
+
+    /// Drop cached responses that any process has re-signed since the last sync.
+    pub async fn sync_cache(&self) -> Result<(), OcspError> {
+        let now = self.clock.now();
+        let Some(since) = self.cache.begin_sync(now) else {
+            return Ok(());
+        };
+        for serial in q::ocsp_serials_produced_since(self.storage.reader(), since).await? {
+            self.cache.forget(&serial);
+        }
+        Ok(())
     }
 
     /// Count and (rate-limited) log a request for a serial the CA never used.

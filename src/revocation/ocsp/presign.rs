@@ -123,11 +123,25 @@ impl Ocsp {
     }
 }
 
-/// Run the pre-signer until `stopping` is cancelled.
+/// Run the pre-signer, and the responder cache's sync every second, until `stopping` is
+/// cancelled.
 pub fn spawn(
     ocsp: Arc<Ocsp>,
     stopping: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let (for_sync, sync_stop) = (ocsp.clone(), stopping.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = sync_stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = for_sync.sync_cache().await {
+                tracing::warn!(error = %e, "OCSP responder cache sync");
+            }
+        }
+    });
     tokio::spawn(async move {
         let poll = std::time::Duration::from_secs(ocsp.config.ocsp.poll_seconds);
         let mut gauge_at = ocsp.clock.now() - GAUGE_EVERY;

@@ -92,6 +92,7 @@ fn validities(rows: &[ocsp_responder::Model]) -> Vec<ResponderValidity> {
             id: r.id.clone(),
             not_before: r.not_before,
             not_after: r.not_after,
+            created_at: r.created_at,
         })
         .collect()
 }
@@ -152,7 +153,7 @@ async fn issue(ocsp: &Ocsp, now: DateTime<Utc>) -> Result<(), OcspError> {
         key_ref: key_ref.clone(),
         not_before,
         not_after,
-        created_at: now,
+        created_at: ocsp.clock.now(),
     };
     let txn = ocsp.storage.begin().await?;
     q::insert_ocsp_responder(&txn, row).await?;

@@ -37,6 +37,8 @@ pub struct ResponderValidity {
     pub id: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// When the row was written (sub-second): orders responders issued in one second.
+    pub created_at: DateTime<Utc>,
 }
 
 /// What to do about the delegated responder.
@@ -49,8 +51,9 @@ pub enum ResponderDecision {
     Rotate { meanwhile: Option<String> },
 }
 
-/// The newest valid responder (latest notBefore, then the greatest id: deterministic, so
-/// processes that both issued one agree on the winner), and whether to rotate it.
+/// The newest valid responder (latest notBefore, then latest created_at, then the greatest
+/// id: deterministic, so processes that both issued one agree on the winner), and whether
+/// to rotate it.
 pub fn responder_decision(
     now: DateTime<Utc>,
     responders: &[ResponderValidity],
@@ -59,7 +62,9 @@ pub fn responder_decision(
     let newest = responders
         .iter()
         .filter(|r| r.not_before <= now && now < r.not_after)
-        .max_by(|a, b| (a.not_before, &a.id).cmp(&(b.not_before, &b.id)));
+        .max_by(|a, b| {
+            (a.not_before, a.created_at, &a.id).cmp(&(b.not_before, b.created_at, &b.id))
+        });
     match newest {
         Some(r) if r.not_after - now >= Duration::days(i64::from(rotate_days)) => {
             ResponderDecision::Use(r.id.clone())
@@ -139,6 +144,7 @@ mod tests {
             id: id.to_string(),
             not_before: t0() + Duration::days(from_days),
             not_after: t0() + Duration::days(to_days),
+            created_at: t0() + Duration::days(from_days),
         }
     }
 
@@ -170,13 +176,22 @@ mod tests {
             responder_decision(now, &[expired, future], 30),
             ResponderDecision::Rotate { meanwhile: None }
         );
-        // The newest wins, ties broken by id.
+        // The newest wins; in the same second the later row, then the greater id.
+        let later = ResponderValidity {
+            id: "0".into(),
+            created_at: fresh.created_at + Duration::milliseconds(5),
+            ..fresh.clone()
+        };
+        assert_eq!(
+            responder_decision(now, &[old, fresh.clone(), later.clone()], 30),
+            ResponderDecision::Use("0".into())
+        );
         let twin = ResponderValidity {
             id: "z".into(),
             ..fresh.clone()
         };
         assert_eq!(
-            responder_decision(now, &[old, fresh, twin], 30),
+            responder_decision(now, &[fresh, twin], 30),
             ResponderDecision::Use("z".into())
         );
     }

@@ -274,3 +274,17 @@ pub async fn recent_revocations_with_response<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// Serials of responses produced at or after `since` (indexed: `ocsp_responses_produced_at`),
+/// for the responder's cache.
+pub async fn ocsp_serials_produced_since<C: ConnectionTrait>(
+    c: &C,
+    since: DateTime<Utc>,
+) -> R<Vec<String>> {
+    let stmt = Query::select()
+        .column(ocsp_response::Column::Serial)
+        .from(ocsp_response::Entity)
+        .and_where(Expr::col(ocsp_response::Column::ProducedAt).gte(since))
+        .to_owned();
+    serial_column(c, &stmt).await
+}
