@@ -365,3 +365,91 @@ async fn status_rules_for_precertificates_failed_and_future_revocations() {
         .expect("read")
         .is_none());
 }
+
+async fn test_ocsp(
+    dir: &tempfile::TempDir,
+    issuer: crate::issuance::Issuer,
+) -> std::sync::Arc<super::Ocsp> {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let storage = crate::storage::Storage::connect(&url, 2).await.expect("db");
+    storage.migrate().await.expect("migrate");
+    super::Ocsp::new(
+        storage,
+        std::sync::Arc::new(crate::config::Config::default()),
+        issuer,
+        std::sync::Arc::new(crate::core::SystemClock),
+        std::sync::Arc::new(crate::metrics::Metrics::new()),
+    )
+    .expect("ocsp")
+}
+
+/// With an `ocsp_url` without a path (GET `/<b64>`, POST `/`), the static routes of the
+/// same listener (CA certificate, CRL shards) still win over the OCSP wildcard.
+#[tokio::test]
+async fn root_ocsp_routes_coexist_with_static_routes() {
+    use axum::body::Body;
+    use axum::http::{Method, Request as HttpRequest};
+    use tower::ServiceExt;
+    let (dir, issuer) = dev_issuer();
+    let der = issuer.certificate_der.clone();
+    let ocsp = test_ocsp(&dir, issuer).await;
+    let router = crate::revocation::http::ca_certificate_route(
+        "http://ca.hanko-ci.com/ca/issuer.der",
+        der.clone(),
+    )
+    .expect("ca route")
+    .route("/crl/{shard}", axum::routing::get(|| async { "a crl" }))
+    .merge(super::http::routes("http://ocsp.hanko-ci.com", ocsp.clone()).expect("ocsp routes"));
+    let call = |method: Method, path: String, body: Vec<u8>| {
+        let router = router.clone();
+        async move {
+            let resp = router
+                .oneshot(
+                    HttpRequest::builder()
+                        .method(method)
+                        .uri(path)
+                        .body(Body::from(body))
+                        .expect("req"),
+                )
+                .await
+                .expect("call");
+            let status = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            (status, bytes.to_vec())
+        }
+    };
+    assert_eq!(
+        call(Method::GET, "/ca/issuer.der".into(), vec![]).await.1,
+        der
+    );
+    assert_eq!(
+        call(Method::GET, "/crl/3.crl".into(), vec![]).await.1,
+        b"a crl"
+    );
+    let unauthorized = response::error_response(OcspResponseStatus::Unauthorized);
+    let malformed = response::error_response(OcspResponseStatus::MalformedRequest);
+    let request = request_der(ocsp.issuer_hashes(), &[&Serial::random()]);
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(&request)
+        .replace('/', "%2F");
+    assert_eq!(
+        call(Method::GET, format!("/{b64}"), vec![]).await,
+        (axum::http::StatusCode::OK, unauthorized.clone())
+    );
+    assert_eq!(
+        call(Method::POST, "/".into(), request).await.1,
+        unauthorized
+    );
+    assert_eq!(
+        call(Method::GET, "/bm90IG9jc3A=".into(), vec![]).await.1,
+        malformed
+    );
+    let (status, body) = call(Method::POST, "/".into(), vec![0x30; 64 * 1024]).await;
+    assert!(
+        status == axum::http::StatusCode::PAYLOAD_TOO_LARGE || body == malformed,
+        "{status}"
+    );
+    assert_eq!(ocsp.metrics.ocsp_unknown_serial_requests.get(), 2);
+}
