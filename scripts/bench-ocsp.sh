@@ -71,7 +71,6 @@ http {
   access_log off;
   sendfile on;
   tcp_nopush on;
-  open_file_cache max=200000 inactive=60s;
   default_type application/ocsp-response;
   server {
     listen 127.0.0.1:$NGINX_PORT;
