@@ -453,3 +453,69 @@ async fn root_ocsp_routes_coexist_with_static_routes() {
     );
     assert_eq!(ocsp.metrics.ocsp_unknown_serial_requests.get(), 2);
 }
+
+/// CA on the HSM (`ca.dev_hierarchy = false`) and `ocsp.signer = "delegated"`: the
+/// responder key is generated in the token (`pkcs11:` key_ref), its certificate issued by
+/// the CA key and audited, and responses carry it and verify with the token's key.
+#[tokio::test]
+async fn delegated_responder_key_is_generated_in_the_hsm() {
+    use crate::issuance::signer::softhsm_test_support::SoftHsm;
+    use crate::storage::queries as q;
+    let hsm = SoftHsm::new("ocsp-delegated");
+    let (dir, issuer) = dev_issuer();
+    let mut config = crate::config::Config::default();
+    config.ca.dev_hierarchy = false;
+    config.hsm = hsm.config(2);
+    config.ocsp.signer = crate::config::OcspSigner::Delegated;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+    let storage = crate::storage::Storage::connect(&url, 2).await.expect("db");
+    storage.migrate().await.expect("migrate");
+    let ocsp = super::Ocsp::new(
+        storage.clone(),
+        std::sync::Arc::new(config),
+        issuer.clone(),
+        std::sync::Arc::new(crate::core::SystemClock),
+        std::sync::Arc::new(crate::metrics::Metrics::new()),
+    )
+    .expect("ocsp");
+    let signer = ocsp.responders.current(&ocsp).await.expect("responder");
+    assert!(signer.signer.is_hardware_backed());
+    let rows = q::ocsp_responders(storage.reader(), &ocsp.issuer_id)
+        .await
+        .expect("rows");
+    let [row] = rows.as_slice() else {
+        panic!("one responder: {rows:?}")
+    };
+    assert!(row.key_ref.starts_with("pkcs11:ocsp-"), "{}", row.key_ref);
+    assert_eq!(
+        signer.certificate_der.as_deref(),
+        Some(row.certificate_der.as_slice())
+    );
+    let days = (row.not_after - row.not_before).num_seconds() + 1;
+    assert_eq!(days, 90 * 86_400, "ocsp.responder_validity_days");
+    let signed = response::sign(
+        &signer,
+        ocsp.issuer_hashes(),
+        &Serial::random(),
+        CertStatus::Good,
+        Utc::now(),
+        Duration::hours(8),
+    )
+    .expect("sign");
+    let basic = decode(&signed.der);
+    crate::issuance::verify_signature(
+        &signer.signer.public_key_der(),
+        &basic.signature_algorithm,
+        &basic.tbs_response_data.to_der().expect("tbs"),
+        basic.signature.raw_bytes(),
+    )
+    .expect("verifies with the token's key");
+    // Audited in the same transaction as the row.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let events = crate::storage::entities::audit_event::Entity::find()
+        .filter(crate::storage::entities::audit_event::Column::Event.eq("ocsp.responder_issued"))
+        .all(storage.reader())
+        .await
+        .expect("audit");
+    assert_eq!(events.len(), 1);
+}
