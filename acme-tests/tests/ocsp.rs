@@ -16,6 +16,13 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn start(env: &[(&str, &str)]) -> Result<(Rig, Account, Http01Responder)> {
+    start_on(env, None).await
+}
+
+async fn start_on(
+    env: &[(&str, &str)],
+    postgres_url: Option<String>,
+) -> Result<(Rig, Account, Http01Responder)> {
     let mut env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -23,6 +30,7 @@ async fn start(env: &[(&str, &str)]) -> Result<(Rig, Account, Http01Responder)> 
     env.push(("HANKO_OCSP__POLL_SECONDS".into(), "1".into()));
     let hanko = HankoOptions {
         env,
+        postgres_url,
         ..Default::default()
     };
     let rig = Rig::start(RigOptions {
@@ -149,7 +157,23 @@ async fn poll(what: &str, mut f: impl AsyncFnMut() -> Result<bool>) -> Result<()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn good_revoked_and_unauthorized_over_get_and_post() -> Result<()> {
-    let (rig, account, responder) = start(&[]).await?;
+    statuses(start(&[]).await?).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn good_revoked_and_unauthorized_on_postgres() -> Result<()> {
+    let Some(url) = acme_tests::postgres::fresh_database().await? else {
+        eprintln!(
+            "SKIPPED good_revoked_and_unauthorized_on_postgres: {} is not set; run \
+             scripts/test.sh for the PostgreSQL battery",
+            acme_tests::postgres::POSTGRES_URL_ENV
+        );
+        return Ok(());
+    };
+    statuses(start_on(&[], Some(url)).await?).await
+}
+
+async fn statuses((rig, account, responder): (Rig, Account, Http01Responder)) -> Result<()> {
     let pki = pki(&rig).await?;
     let url = rig.server.status_url("/ocsp");
     let (chain, _key) = account
