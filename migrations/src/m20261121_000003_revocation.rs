@@ -82,7 +82,11 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(CrlShards::Table)
-                .col(ColumnDef::new(CrlShards::IssuerId).string().not_null())
+                .col(
+                    ColumnDef::new(CrlShards::IssuerId)
+                        .string()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(CrlShards::Shard).integer().not_null())
                 .col(
                     ColumnDef::new(CrlShards::CrlNumber)
@@ -137,7 +141,11 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(OcspResponders::Table)
                 .col(id(OcspResponders::Id))
-                .col(ColumnDef::new(OcspResponders::IssuerId).string().not_null())
+                .col(
+                    ColumnDef::new(OcspResponders::IssuerId)
+                        .string()
+                        .not_null(),
+                )
                 .col(
                     ColumnDef::new(OcspResponders::CertificateDer)
                         .binary()

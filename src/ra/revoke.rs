@@ -60,11 +60,7 @@ impl Ra {
                 }
                 // Possession of the private key proves it is in the requester's hands: key
                 // compromise (CP 4.9.12).
-                (
-                    Actor::System,
-                    RevocationReason::KeyCompromise,
-                    "certificate_key",
-                )
+                (Actor::System, RevocationReason::KeyCompromise, "certificate_key")
             }
             RevocationRequester::Account(account_id) if *account_id == cert.account_id => {
                 (Actor::Account(account_id.clone()), reason, "subscriber")
@@ -104,7 +100,8 @@ impl Ra {
                     .unwrap_or_else(|| self.issuer_id.clone()),
                 crl_shard: serial_row.and_then(|s| s.crl_shard).unwrap_or(0),
                 revoked_at: now,
-                reason: (reason != RevocationReason::Unspecified).then(|| i16::from(reason.code())),
+                reason: (reason != RevocationReason::Unspecified)
+                    .then(|| i16::from(reason.code())),
                 not_after,
                 recorded_at: now,
                 source: source.to_string(),
