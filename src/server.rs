@@ -292,8 +292,8 @@ fn spawn_status_listener(
         &config.ca.ca_issuers_url,
         ra.ca().issuer().certificate_der.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?
-    .merge(
+    .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?;
+    let router = router.merge(
         crate::revocation::ocsp::http::routes(&config.ca.ocsp_url, ocsp.clone())
             .map_err(|e| anyhow::anyhow!("ca.ocsp_url: {e}"))?,
     );

@@ -99,12 +99,11 @@ pub(super) fn check(crl: &CrlConfig, ocsp: &OcspConfig) -> Result<(), (&'static 
     if crl.lifetime_hours == 0 || crl.lifetime_hours > 240 {
         return Err((
             "crl.lifetime_hours",
-            "nextUpdate may be at most 10 days (240 hours) after thisUpdate (CP 4.9.7)".to_string(),
+            "nextUpdate may be at most 10 days (240 hours) after thisUpdate (CP 4.9.7)"
+                .to_string(),
         ));
     }
-    if crl.max_age_hours == 0
-        || crl.max_age_hours > 7 * 24
-        || crl.max_age_hours >= crl.lifetime_hours
+    if crl.max_age_hours == 0 || crl.max_age_hours > 7 * 24 || crl.max_age_hours >= crl.lifetime_hours
     {
         return Err((
             "crl.max_age_hours",
