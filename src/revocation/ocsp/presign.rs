@@ -79,9 +79,12 @@ impl Ocsp {
             if batch.is_empty() {
                 return Ok(total);
             }
-            total += self.sign_and_store(&batch).await?;
+            let signed = self.sign_and_store(&batch).await?;
+            total += signed;
             progress(batch.len() as u64);
-            if (batch.len() as u64) < limit {
+            // A full batch of serials that cannot be signed (not ours after all) would
+            // come back forever: stop the pass.
+            if (batch.len() as u64) < limit || signed == 0 {
                 return Ok(total);
             }
         }
