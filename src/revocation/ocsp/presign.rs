@@ -118,8 +118,8 @@ impl Ocsp {
         })
     }
 
-    async fn update_gauge(&self) -> Result<(), OcspError> {
-        let oldest = q::oldest_ocsp_response(self.storage.reader()).await?;
+    pub(crate) async fn update_gauge(&self) -> Result<(), OcspError> {
+        let oldest = q::oldest_ocsp_response(self.storage.reader(), self.clock.now()).await?;
         let age = oldest.map_or(0, |t| (self.clock.now() - t).num_seconds());
         self.metrics.ocsp_oldest_response_age_seconds.set(age);
         Ok(())

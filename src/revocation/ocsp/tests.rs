@@ -364,6 +364,9 @@ async fn status_rules_for_precertificates_failed_and_future_revocations() {
         .await
         .expect("read")
         .is_none());
+    ocsp.update_gauge().await.expect("gauge");
+    let age = ocsp.metrics.ocsp_oldest_response_age_seconds.get();
+    assert!((0..120).contains(&age), "oldest response age {age}");
 }
 
 async fn test_ocsp(

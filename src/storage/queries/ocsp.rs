@@ -226,14 +226,41 @@ pub async fn stored_response_serials<C: ConnectionTrait>(
     serial_column(c, &stmt).await
 }
 
-/// The oldest producedAt among stored responses (metrics: `hanko_ocsp_oldest_response_age_seconds`).
-pub async fn oldest_ocsp_response<C: ConnectionTrait>(c: &C) -> R<Option<DateTime<Utc>>> {
-    use sea_orm::QueryOrder;
-    Ok(ocsp_response::Entity::find()
-        .order_by_asc(ocsp_response::Column::ProducedAt)
-        .one(c)
-        .await?
-        .map(|m| m.produced_at))
+/// The oldest producedAt among the stored responses the pre-signer still refreshes (those
+/// of unexpired certificates, and precertificate-only serials), for
+/// `hanko_ocsp_oldest_response_age_seconds`.
+pub async fn oldest_ocsp_response<C: ConnectionTrait>(
+    c: &C,
+    now: DateTime<Utc>,
+) -> R<Option<DateTime<Utc>>> {
+    let stmt = Query::select()
+        .expr_as(
+            col("o", ocsp_response::Column::ProducedAt),
+            Alias::new("produced_at"),
+        )
+        .from_as(ocsp_response::Entity, Alias::new("o"))
+        .join_as(
+            JoinType::LeftJoin,
+            certificate::Entity,
+            Alias::new("c"),
+            col("c", certificate::Column::Serial)
+                .equals((Alias::new("o"), ocsp_response::Column::Serial)),
+        )
+        .cond_where(
+            sea_orm::Condition::any()
+                .add(col("c", certificate::Column::Serial).is_null())
+                .add(col("c", certificate::Column::NotAfter).gt(now)),
+        )
+        .order_by(
+            (Alias::new("o"), ocsp_response::Column::ProducedAt),
+            sea_orm::Order::Asc,
+        )
+        .limit(1)
+        .to_owned();
+    match c.query_one(c.get_database_backend().build(&stmt)).await? {
+        Some(row) => Ok(Some(row.try_get::<DateTime<Utc>>("", "produced_at")?)),
+        None => Ok(None),
+    }
 }
 
 pub async fn ocsp_responders<C: ConnectionTrait>(
