@@ -67,6 +67,11 @@ pub enum AdminCommand {
     /// Show what the CA knows about a serial number (hex): its state, order, whether a
     /// precertificate and a certificate exist. JSON on stdout.
     Serial { serial: String },
+    /// OCSP responses (CP 4.9.10): `refresh [--all]`.
+    Ocsp {
+        #[command(subcommand)]
+        command: crate::revocation::ocsp::admin::OcspCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,6 +150,9 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Crl {
             command: CrlCommand::Regenerate { shard, operator },
         } => crate::revocation::crl::admin::regenerate(config, shard, &operator).await,
+        AdminCommand::Ocsp { command } => {
+            crate::revocation::ocsp::admin::run(config, command).await
+        }
     }
 }
 

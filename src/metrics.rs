@@ -39,12 +39,26 @@ pub struct ShardLabels {
     pub shard: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// Seconds since each CRL shard's thisUpdate, refreshed by the CRL publisher's poll.
     pub crl_age_seconds: Family<ShardLabels, Gauge>,
     /// Entries on each CRL shard's last CRL.
     pub crl_entries: Family<ShardLabels, Gauge>,
+    /// OCSP requests by result: good, revoked, unauthorized, malformed, other_issuer,
+    /// busy, error.
+    pub ocsp_requests: Family<ResultLabels, Counter>,
+    /// OCSP requests for serials this CA never issued (CP 4.9.9).
+    pub ocsp_unknown_serial_requests: Counter,
+    /// Age (now − producedAt) of each OCSP response served.
+    pub ocsp_served_age_seconds: Histogram,
+    /// Age of the oldest stored OCSP response (CP 4.9.10 refresh schedule).
+    pub ocsp_oldest_response_age_seconds: Gauge,
     pub requests: Family<RequestLabels, Counter>,
     pub validations: Family<ValidationLabels, Counter>,
     pub orders: Family<StatusLabels, Gauge>,
@@ -103,10 +117,39 @@ impl Metrics {
             "Entries on the last CRL of each shard",
             crl_entries.clone(),
         );
+        let ocsp_requests = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "ocsp_requests",
+            "OCSP requests by result",
+            ocsp_requests.clone(),
+        );
+        let ocsp_unknown_serial_requests = Counter::default();
+        registry.register(
+            "ocsp_unknown_serial_requests",
+            "OCSP requests for serials this CA never issued",
+            ocsp_unknown_serial_requests.clone(),
+        );
+        // 1 min … ~6 days.
+        let ocsp_served_age_seconds = Histogram::new(exponential_buckets(60.0, 2.0, 14));
+        registry.register(
+            "ocsp_served_age_seconds",
+            "Age (now - producedAt) of OCSP responses served",
+            ocsp_served_age_seconds.clone(),
+        );
+        let ocsp_oldest_response_age_seconds = Gauge::default();
+        registry.register(
+            "ocsp_oldest_response_age_seconds",
+            "Age of the oldest stored OCSP response",
+            ocsp_oldest_response_age_seconds.clone(),
+        );
         Metrics {
             registry,
             crl_age_seconds,
             crl_entries,
+            ocsp_requests,
+            ocsp_unknown_serial_requests,
+            ocsp_served_age_seconds,
+            ocsp_oldest_response_age_seconds,
             requests,
             validations,
             orders,
@@ -122,6 +165,15 @@ impl Metrics {
                 step: step.to_string(),
             })
             .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Count one OCSP request by its result.
+    pub fn ocsp_request(&self, result: &str) {
+        self.ocsp_requests
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
     }
 
     /// Text exposition format.

@@ -65,6 +65,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ),
         },
     };
+    let ocsp = crate::revocation::ocsp::Ocsp::new(
+        storage.clone(),
+        config.clone(),
+        setup.issuer.clone(),
+        clock.clone(),
+        metrics.clone(),
+    )?;
     let ca = Arc::new(issuer_pipeline(&config, setup.issuer)?);
     let ra = Ra::new(
         storage.clone(),
@@ -108,7 +115,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let stopping = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), grace, stopping.clone()));
-    let status = spawn_status_listener(&config, &ra, stopping.clone())?;
+    let status = spawn_status_listener(&config, &ra, &ocsp, stopping.clone())?;
+    let presigner = crate::revocation::ocsp::presign::spawn(ocsp, stopping.clone());
     let bad_keys = crate::revocation::bad_key::spawn(
         storage.clone(),
         clock,
@@ -133,6 +141,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(status) = status {
         let _ = tokio::time::timeout(grace, status).await;
     }
+    let _ = tokio::time::timeout(grace, presigner).await;
     ra.shutdown(grace).await;
     storage.close().await;
     tracing::info!("shut down cleanly");
@@ -279,6 +288,7 @@ fn spawn_nonce_pruning(state: Arc<AppState>) {
 fn spawn_status_listener(
     config: &Arc<Config>,
     ra: &Arc<Ra>,
+    ocsp: &Arc<crate::revocation::ocsp::Ocsp>,
     stopping: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     use crate::revocation::http;
@@ -286,21 +296,27 @@ fn spawn_status_listener(
         tracing::warn!("server.http_listen is unset: CRLs and OCSP are not served");
         return Ok(None);
     };
+    let crl_path = http::url_path(&config.ca.crl_base_url)
+        .map_err(|e| anyhow::anyhow!("ca.crl_base_url: {e}"))?;
+    let ocsp_path =
+        http::url_path(&config.ca.ocsp_url).map_err(|e| anyhow::anyhow!("ca.ocsp_url: {e}"))?;
     let router = http::ca_certificate_route(
         &config.ca.ca_issuers_url,
         ra.ca().issuer().certificate_der.clone(),
     )
     .map_err(|e| anyhow::anyhow!("ca.ca_issuers_url: {e}"))?
+    .merge(crate::revocation::crl::http::routes(
+        &http::crl_mount(&crl_path, &ocsp_path),
+        ra.storage().clone(),
+        ra.issuer_id().to_string(),
+        config.crl.publish_delay_seconds,
+        ra.clock.clone(),
+    ))
     .merge(
-        crate::revocation::crl::http::routes(
-            &config.ca.crl_base_url,
-            ra.storage().clone(),
-            ra.issuer_id().to_string(),
-            config.crl.publish_delay_seconds,
-            ra.clock.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("ca.crl_base_url: {e}"))?,
+        crate::revocation::ocsp::http::routes(&config.ca.ocsp_url, ocsp.clone())
+            .map_err(|e| anyhow::anyhow!("ca.ocsp_url: {e}"))?,
     );
+    let shared_crl_path = (crl_path == ocsp_path).then_some(crl_path);
     // Bind before reporting ready, so a port in use stops the start with its reason.
     let listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -309,7 +325,7 @@ fn spawn_status_listener(
     tracing::info!(listen = %addr, "status listener (CRLs, OCSP, CA certificate) ready");
     Ok(Some(tokio::spawn(async move {
         let shutdown = async move { stopping.cancelled().await };
-        if let Err(e) = http::serve(listener, router, shutdown).await {
+        if let Err(e) = http::serve(listener, router, shared_crl_path, shutdown).await {
             tracing::error!(listen = %addr, error = %e, "status listener failed");
         }
     })))

@@ -7,6 +7,7 @@ mod columns;
 mod m20261121_000001_initial;
 mod m20261121_000002_issuer;
 mod m20261121_000003_revocation;
+mod m20261121_000005_ocsp;
 
 /// Hash that precedes the first audit event.
 pub use m20261121_000001_initial::GENESIS;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_issuer::Migration),
             Box::new(m20261121_000003_revocation::Migration),
+            Box::new(m20261121_000005_ocsp::Migration),
         ]
     }
 }

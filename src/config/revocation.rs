@@ -72,6 +72,9 @@ pub struct OcspConfig {
     pub poll_seconds: u64,
     /// Responses signed per batch by the pre-signer.
     pub batch_size: usize,
+    /// Stored responses each `hanko serve` keeps in memory for the responder (about 0.5 to
+    /// 1 KiB each); 0 reads the database on every request.
+    pub cache_entries: usize,
 }
 
 impl Default for OcspConfig {
@@ -83,6 +86,7 @@ impl Default for OcspConfig {
             responder_rotate_days: 30,
             poll_seconds: 15,
             batch_size: 500,
+            cache_entries: 100_000,
         }
     }
 }

@@ -687,7 +687,7 @@ fn split_escaped(text: &str) -> Vec<String> {
 
 /// The responder's default subject: the issuer's RDNs with " OCSP Responder" appended to
 /// the CN (CP Table 7.1-2: C and O as the CA's, CN the responder's name).
-fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
+pub(super) fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
     let mut rdns = issuer.0.clone();
     let mut found = false;
     for rdn in rdns.iter_mut() {
@@ -705,7 +705,9 @@ fn responder_subject(issuer: &Name) -> Result<Name, CeremonyError> {
                             .map(|s| s.as_str().to_string())
                     })
                     .map_err(|_| refused("the issuer's CN is not a UTF8String; give --subject"))?;
-                let name = format!("{cn} OCSP Responder");
+                // ub-common-name is 64 (RFC 5280 A.1): shorten a long issuer CN first.
+                let keep: String = cn.chars().take(64 - " OCSP Responder".len()).collect();
+                let name = format!("{} OCSP Responder", keep.trim_end());
                 let utf8 = Utf8StringRef::new(&name).map_err(|e| refused(e.to_string()))?;
                 atv.value = Any::encode_from(&utf8).map_err(|e| refused(e.to_string()))?;
                 found = true;

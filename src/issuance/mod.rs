@@ -446,6 +446,46 @@ pub fn crl_shard_url(crl_base_url: &str, shard: u32) -> String {
     format!("{}/{shard}.crl", crl_base_url.trim_end_matches('/'))
 }
 
+/// A delegated OCSP responder certificate (CP Table 7.1-2) for `responder_spki_der`,
+/// signed by `issuer`'s key: the ceremony's plan (subject = the issuer's with " OCSP
+/// Responder" added to its CN, `tbs::ocsp_responder_extensions`), valid `days` from `now`
+/// and never past the issuer. Used by `revocation::ocsp` to rotate responders. Blocking.
+pub fn ocsp_responder_certificate(
+    issuer: &Issuer,
+    responder_spki_der: &[u8],
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<Vec<u8>, IssuanceError> {
+    let info = IssuerInfo::from_certificate_der(&issuer.certificate_der)?;
+    let spki = SubjectPublicKeyInfoOwned::from_der(responder_spki_der)
+        .map_err(|e| IssuanceError::Encoding(format!("responder public key: {e}")))?;
+    let subject = ceremony::responder_subject(&info.subject)
+        .map_err(|e| IssuanceError::Issuer(e.to_string()))?;
+    let (not_before, not_after) = tbs::validity_window(now, 0, days, info.not_after)?;
+    let plan = tbs::CertificatePlan {
+        serial: Serial::random(),
+        algorithm: issuer.signer.algorithm(),
+        issuer: info.subject.clone(),
+        not_before,
+        not_after,
+        subject,
+        extensions: tbs::ocsp_responder_extensions(&info.key_identifier, &spki)?,
+        spki,
+    };
+    plan.sign(issuer.signer.as_ref())
+}
+
+/// Verify a signature by the key in `spki_der` (the check every signer's output gets
+/// before it leaves the process); for OCSP responses.
+pub fn verify_signature(
+    spki_der: &[u8],
+    algorithm: &spki::AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
+    verify::verify_signature(spki_der, algorithm, message, signature)
+}
+
 fn pem_of(der: &[u8]) -> Result<String, IssuanceError> {
     der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
         .map_err(|e| IssuanceError::Encoding(format!("PEM: {e}")))

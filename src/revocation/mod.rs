@@ -8,6 +8,7 @@
 pub mod bad_key;
 pub mod crl;
 pub mod http;
+pub mod ocsp;
 
 use crate::core::Serial;
 use crate::issuance::Issuer;

@@ -31,15 +31,16 @@ struct CrlRoute {
     cache: Mutex<HashMap<i32, Cached>>,
 }
 
-/// The router for `<path of crl_base_url>/{shard}.crl`.
+/// The router for `<mount>/{shard}.crl`; `mount` is the path of `ca.crl_base_url`, or
+/// `revocation::http::SHARED_CRL_MOUNT` when OCSP shares that path (see there).
 pub fn routes(
-    crl_base_url: &str,
+    mount: &str,
     storage: Storage,
     issuer_id: String,
     publish_delay_seconds: u64,
     clock: Arc<dyn Clock>,
-) -> Result<Router, String> {
-    let path = crate::revocation::http::url_path(crl_base_url)?;
+) -> Router {
+    let path = mount.trim_end_matches('/');
     let state = Arc::new(CrlRoute {
         storage,
         issuer_id,
@@ -47,9 +48,9 @@ pub fn routes(
         clock,
         cache: Mutex::new(HashMap::new()),
     });
-    Ok(Router::new()
+    Router::new()
         .route(&format!("{path}/{{file}}"), get(serve_shard))
-        .with_state(state))
+        .with_state(state)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {

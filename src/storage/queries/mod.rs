@@ -14,8 +14,10 @@ use sea_orm::{
 };
 
 mod crl;
+mod ocsp;
 mod revocation;
 pub use crl::*;
+pub use ocsp::*;
 pub use revocation::*;
 mod revoke;
 pub use revoke::*;
