@@ -147,7 +147,11 @@ mod tests {
             stream.write_all(request.as_bytes()).await.unwrap();
             let mut answer = String::new();
             stream.read_to_string(&mut answer).await.unwrap();
-            answer.rsplit("\r\n\r\n").next().unwrap_or_default().to_string()
+            answer
+                .rsplit("\r\n\r\n")
+                .next()
+                .unwrap_or_default()
+                .to_string()
         };
         assert_eq!(get("/7.crl").await, "crl");
         assert_eq!(get("/MFQwUjBQME4wTDAJBgUrDgMCGgUABBQ%3D").await, "ocsp");
