@@ -80,8 +80,22 @@ impl Storage {
 
     /// Start a write transaction. Every state change and its audit event commit in one
     /// (DESIGN invariant 4).
+    ///
+    /// On SQLite the transaction takes the database's write lock at once, as `BEGIN
+    /// IMMEDIATE` would (sea-orm only issues a deferred `BEGIN`). A deferred transaction
+    /// that reads first and writes later cannot be upgraded once another *process* (`hanko
+    /// admin …`, the CRL publisher of a second server) has committed since its first read:
+    /// SQLite answers SQLITE_BUSY at once, without waiting for the busy timeout. Taking the
+    /// lock first makes such writers queue instead. The no-op DELETE takes the lock (SQLite
+    /// opens a write transaction for any write statement) on the table nearly every
+    /// transaction writes anyway, the audit chain's head.
     pub async fn begin(&self) -> Result<DatabaseTransaction, StorageError> {
-        Ok(self.write.begin().await?)
+        let txn = self.write.begin().await?;
+        if self.backend == DbBackend::Sqlite {
+            txn.execute_unprepared("DELETE FROM audit_head WHERE 0 = 1")
+                .await?;
+        }
+        Ok(txn)
     }
 
     /// Connection for reads outside a transaction.
@@ -102,5 +116,53 @@ impl Storage {
     pub async fn close(self) {
         let _ = self.write.close().await;
         let _ = self.read.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::entities::blocked_key;
+    use crate::storage::queries as q;
+
+    fn key(hash: &str) -> blocked_key::Model {
+        blocked_key::Model {
+            key_hash: hash.to_string(),
+            spki_der: vec![1, 2, 3],
+            source: "test".to_string(),
+            reason: "test".to_string(),
+            created_at: chrono::Utc::now(),
+            revoked_through: None,
+        }
+    }
+
+    /// Two processes on one SQLite file (here: two `Storage`s): a transaction that reads
+    /// and then writes must not fail because the other committed in between. Without the
+    /// write lock taken in `begin`, `second` commits during the pause and `first`'s write
+    /// fails with SQLITE_BUSY (stale WAL snapshot); with it, `second` waits its turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_writers_in_two_processes_queue_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let first = Storage::connect(&url, 2).await.unwrap();
+        first.migrate().await.unwrap();
+        let second = Storage::connect(&url, 2).await.unwrap();
+
+        let txn = first.begin().await.unwrap();
+        assert!(q::blocked_key(&txn, "aa").await.unwrap().is_none());
+        let other = tokio::spawn(async move {
+            let txn = second.begin().await?;
+            q::insert_blocked_key(&txn, key("bb")).await?;
+            txn.commit().await.map_err(StorageError::from)
+        });
+        // Give the other writer time to commit if it can (without the lock it does).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(q::insert_blocked_key(&txn, key("aa")).await.unwrap());
+        txn.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        assert!(q::blocked_key(first.reader(), "bb")
+            .await
+            .unwrap()
+            .is_some());
     }
 }
