@@ -286,6 +286,8 @@ fn oversized(name: &str, len: usize, fill: u8) -> Case {
     })
 }
 
+#[path = "bad_input/access.rs"]
+mod access;
 #[path = "bad_input/csrs.rs"]
 mod csrs;
 #[path = "bad_input/rows.rs"]
