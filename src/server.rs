@@ -131,8 +131,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = %redact(&config.database_url()),
         "Hanko ACME server ready"
     );
-    axum_server::bind_rustls(config.server.listen, tls)
-        .handle(handle)
+    let mut server = axum_server::bind_rustls(config.server.listen, tls).handle(handle);
+    // A client that sends half a request head and stalls never reaches the router's
+    // timeout; hyper drops it after header_read_timeout, which needs a timer to work.
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.server.request_timeout_seconds));
+    server
         .serve(app.into_make_service())
         .await
         .with_context(|| format!("serving on {}", config.server.listen))?;

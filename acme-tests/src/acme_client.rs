@@ -697,6 +697,34 @@ pub struct RawResponse {
     pub text: String,
 }
 
+impl RawResponse {
+    /// The answer as a [`Resp`] (headers parsed, body as JSON when it is), so raw answers
+    /// go through the same assertions as reqwest's.
+    pub fn into_resp(self, method: &str, url: &str) -> Resp {
+        let (head, body) = self.text.split_once("\r\n\r\n").unwrap_or((&self.text, ""));
+        let mut headers = reqwest::header::HeaderMap::new();
+        for line in head.lines().skip(1) {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            if let (Ok(k), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()),
+                reqwest::header::HeaderValue::from_str(v.trim()),
+            ) {
+                headers.append(k, v);
+            }
+        }
+        Resp {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: self.status,
+            headers,
+            text: body.to_string(),
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// POST `body_len` bytes of `fill` to `path` over a hand-driven HTTPS/1.1 connection,
 /// announcing the full Content-Length but sending only a first part before reading the
 /// answer. A server that refuses by Content-Length answers at once (reqwest would instead
@@ -727,24 +755,7 @@ fn oversized_blocking(
     fill: u8,
     patience: Duration,
 ) -> Result<RawResponse> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(root)? {
-        roots.add(cert?)?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    sock.set_read_timeout(Some(POLL_DEADLINE))?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut sock).context("TLS handshake")?;
-    }
+    let (mut conn, mut sock) = tls_connect_blocking(root, port)?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {JOSE_JSON}\r\n\
          Content-Length: {body_len}\r\nConnection: close\r\n\r\n"
@@ -771,8 +782,36 @@ fn oversized_blocking(
     Ok(RawResponse { status, text })
 }
 
+/// A hand-driven TLS connection to 127.0.0.1:`port`, trusting only `root` (PEM), with the
+/// handshake done and a read timeout of `POLL_DEADLINE`: for tests that must control every
+/// byte and every pause (oversized bodies, slow clients), which reqwest cannot.
+pub fn tls_connect_blocking(
+    root: &std::path::Path,
+    port: u16,
+) -> Result<(rustls::ClientConnection, std::net::TcpStream)> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(root)? {
+        roots.add(cert?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    sock.set_read_timeout(Some(POLL_DEADLINE))?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).context("TLS handshake")?;
+    }
+    Ok((conn, sock))
+}
+
 /// Encrypt and write `data`, without ever reading.
-fn tls_send(
+pub fn tls_send(
     conn: &mut rustls::ClientConnection,
     sock: &mut std::net::TcpStream,
     mut data: &[u8],
@@ -790,7 +829,7 @@ fn tls_send(
 
 /// Read plaintext until the peer closes, resets, or the socket read times out (then the
 /// flag is true); never writes, so a peer that stopped reading cannot make it fail.
-fn tls_receive(
+pub fn tls_receive(
     conn: &mut rustls::ClientConnection,
     sock: &mut std::net::TcpStream,
 ) -> (Vec<u8>, bool) {

@@ -179,7 +179,9 @@ pub async fn authenticate(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some("application/jose+json") {
+    // RFC 9110 8.3.1: type and subtype are case-insensitive.
+    let media_type = content_type.split(';').next().map(str::trim);
+    if !media_type.is_some_and(|t| t.eq_ignore_ascii_case("application/jose+json")) {
         return Err(Problem::unsupported_media_type());
     }
     let jws = ParsedJws::parse(body)?;

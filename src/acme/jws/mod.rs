@@ -179,6 +179,13 @@ fn check_header(header: &Map<String, Value>) -> Result<HeaderFields, JwsError> {
             "header \"crit\" is not supported (RFC 7515 4.1.11)",
         ));
     }
+    // RFC 7797 6: "b64" is only valid when listed in "crit", which we refuse above; without
+    // it, a recipient that ignores "b64" and one that honours it verify different bytes.
+    if header.contains_key("b64") {
+        return Err(malformed(
+            "header \"b64\" is not supported (RFC 7797 6: it requires \"crit\")",
+        ));
+    }
     if let Some(other) = OTHER_KEY_SOURCES.iter().find(|m| header.contains_key(**m)) {
         return Err(malformed(format!(
             "header {other:?} is not allowed: identify the key by \"jwk\" or \"kid\" only (RFC 8555 6.2)"

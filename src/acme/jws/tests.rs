@@ -340,6 +340,10 @@ fn protected_header_rules() {
                 .to_string(),
         ),
         (
+            "b64 without crit",
+            json!({"alg": "ES256", "jwk": key.jwk(), "url": URL, "b64": true}).to_string(),
+        ),
+        (
             "jwk and kid",
             json!({"alg": "ES256", "jwk": key.jwk(), "kid": "k", "url": URL}).to_string(),
         ),
