@@ -16,6 +16,9 @@ use std::time::Duration;
 pub const LEGEND: &str = "chart: top = latency ms over time (blue p50, green p90, red p99 \
 end-to-end; black p99 certificate-ready); bottom = per second (blue issuances, red errors)";
 
+/// Reads one figure of a bucket.
+type Metric = fn(&Bucket) -> f64;
+
 /// One time bucket of the run.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Bucket {
@@ -86,7 +89,7 @@ pub fn draw(path: &Path, buckets: &[Bucket], width: f64, text: bool, title: &str
     root.fill(&WHITE).map_err(err)?;
     let (upper, lower) = root.split_vertically(440);
     let x_max = buckets.len() as f64 * width;
-    let series = |f: fn(&Bucket) -> f64| -> Vec<(f64, f64)> {
+    let series = |f: Metric| -> Vec<(f64, f64)> {
         buckets
             .iter()
             .filter(|b| b.ok > 0)
@@ -115,7 +118,7 @@ pub fn draw(path: &Path, buckets: &[Bucket], width: f64, text: bool, title: &str
         mesh.x_labels(0).y_labels(0);
     }
     mesh.draw().map_err(err)?;
-    let lines: [(fn(&Bucket) -> f64, RGBColor, &str); 4] = [
+    let lines: [(Metric, RGBColor, &str); 4] = [
         (|b| b.p50_ms, BLUE, "end-to-end p50"),
         (|b| b.p90_ms, GREEN, "end-to-end p90"),
         (|b| b.p99_ms, RED, "end-to-end p99"),

@@ -7,7 +7,6 @@ use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, Order,
     OrderStatus, RevocationRequest,
 };
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -63,7 +62,7 @@ impl Step {
 /// What every subscriber shares.
 pub struct Context {
     pub directory: String,
-    pub ca_bundle: PathBuf,
+    pub tls: super::http::Tls,
     pub challenge: Challenge,
     pub http01: Arc<Http01Responder>,
     pub max_names: usize,
@@ -200,8 +199,7 @@ pub async fn issue(ctx: &Context, index: usize, subscriber: usize, run_start: In
 
 async fn flow(ctx: &Context, names: &[String], t: &mut Timings) -> Result<Issued, Failure> {
     let contact: Vec<&str> = ctx.contact.iter().map(String::as_str).collect();
-    let builder =
-        Account::builder_with_root(&ctx.ca_bundle).map_err(|e| failure(Step::NewAccount, &e))?;
+    let builder = Account::builder_with_http(ctx.tls.client());
     let new_account = NewAccount {
         contact: &contact,
         terms_of_service_agreed: true,

@@ -10,6 +10,7 @@
 
 pub mod chart;
 pub mod flow;
+pub mod http;
 pub mod output;
 pub mod report;
 pub mod schedule;
@@ -129,7 +130,7 @@ pub async fn run(args: Args) -> Result<RunResult> {
     let http01 = Arc::new(Http01Responder::start(args.http01_port).await?);
     let ctx = Arc::new(FlowContext {
         directory: args.directory.clone(),
-        ca_bundle: args.ca_bundle.clone(),
+        tls: http::Tls::from_bundle(&args.ca_bundle)?,
         challenge: args.challenge,
         http01,
         max_names: args.names,
@@ -205,14 +206,14 @@ fn finish(
         Some(r) => format!("open loop at {r}/s, at most {} in flight", args.subscribers),
         None => format!("closed loop, {} subscribers", args.subscribers),
     };
+    let label = if args.label.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", args.label)
+    };
     let header = format!(
-        "hanko-load {}{}: {mode}, ramp {} s, 1..={} names, {:?}, revoke {}",
-        args.label,
-        if args.label.is_empty() { "" } else { " " },
-        args.ramp,
-        args.names,
-        args.challenge,
-        args.revoke_fraction
+        "hanko-load{label}: {mode}, ramp {} s, 1..={} names, {:?}, revoke {}",
+        args.ramp, args.names, args.challenge, args.revoke_fraction
     );
     let mut text = report::render(&outcomes, &summary, header.trim());
     if let Some(png) = &args.png {
