@@ -14,6 +14,7 @@ pub mod bind9;
 pub mod ctlog;
 pub mod fullca;
 pub mod http01;
+pub mod load;
 pub mod pki;
 pub mod pkilint;
 pub mod ports;

@@ -1,0 +1,131 @@
+//! The end-of-run report: throughput, per-step percentiles, errors by problem type.
+
+use super::flow::{Outcome, Step};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Nearest-rank percentile of sorted values (`p` in 0..=100); zero when empty.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Latencies of `step` over the successful issuances, sorted.
+pub fn sorted_step(outcomes: &[Outcome], step: Step) -> Vec<Duration> {
+    let mut v: Vec<Duration> = outcomes
+        .iter()
+        .filter(|o| o.result.is_ok())
+        .filter_map(|o| o.step(step))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Failures counted by (problem type, step).
+pub fn errors(outcomes: &[Outcome]) -> BTreeMap<(String, Step), usize> {
+    let mut map = BTreeMap::new();
+    for o in outcomes {
+        if let Err(f) = &o.result {
+            *map.entry((f.kind.clone(), f.step)).or_insert(0) += 1;
+        }
+    }
+    map
+}
+
+/// The summary figures the report and the benchmark script read.
+pub struct Summary {
+    pub ok: usize,
+    pub failed: usize,
+    pub wall: Duration,
+    pub issuances_per_second: f64,
+    /// Issuances completed after the ramp, per second after the ramp (the held load).
+    pub held_per_second: Option<f64>,
+}
+
+pub fn summarize(outcomes: &[Outcome], wall: Duration, ramp: Duration) -> Summary {
+    let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
+    let secs = wall.as_secs_f64().max(1e-9);
+    let held_ok = outcomes
+        .iter()
+        .filter(|o| o.result.is_ok() && o.end_offset >= ramp)
+        .count();
+    let held_secs = wall.saturating_sub(ramp).as_secs_f64();
+    Summary {
+        ok,
+        failed: outcomes.len() - ok,
+        wall,
+        issuances_per_second: ok as f64 / secs,
+        held_per_second: (!ramp.is_zero() && held_secs > 0.0).then(|| held_ok as f64 / held_secs),
+    }
+}
+
+/// The text report printed at the end.
+pub fn render(outcomes: &[Outcome], summary: &Summary, header: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}");
+    let _ = writeln!(
+        out,
+        "issuances: {} ok, {} failed in {:.2} s → {:.2} issuances/s",
+        summary.ok,
+        summary.failed,
+        summary.wall.as_secs_f64(),
+        summary.issuances_per_second
+    );
+    if let Some(held) = summary.held_per_second {
+        let _ = writeln!(out, "after the ramp: {held:.2} issuances/s");
+    }
+    let _ = writeln!(
+        out,
+        "{:<20}{:>7}{:>10}{:>10}{:>10}{:>10}",
+        "latency (ms)", "n", "p50", "p90", "p99", "max"
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for step in Step::ALL {
+        let v = sorted_step(outcomes, step);
+        if v.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:<20}{:>7}{:>10.1}{:>10.1}{:>10.1}{:>10.1}",
+            step.name(),
+            v.len(),
+            ms(percentile(&v, 50.0)),
+            ms(percentile(&v, 90.0)),
+            ms(percentile(&v, 99.0)),
+            ms(percentile(&v, 100.0))
+        );
+    }
+    let errors = errors(outcomes);
+    if errors.is_empty() {
+        let _ = writeln!(out, "errors: none");
+    } else {
+        let _ = writeln!(out, "errors by problem type (step):");
+        for ((kind, step), n) in errors {
+            let short = kind
+                .strip_prefix(crate::acme_client::ACME_ERROR)
+                .unwrap_or(&kind);
+            let _ = writeln!(out, "  {n:>6}  {short} ({})", step.name());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 50.0), Duration::from_millis(50));
+        assert_eq!(percentile(&v, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&v, 100.0), Duration::from_millis(100));
+        assert_eq!(percentile(&v[..1], 99.0), Duration::from_millis(1));
+        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# hanko-load against a hanko started here, all on 127.0.0.1:
+#   1. a throwaway BIND9 authoritative for hanko-ci.com (every name A 127.0.0.1) and com —
+#      the same set-up as scripts/bench.sh — so hanko's http-01 validation of the random
+#      names hanko-load orders (s<N>-<rand>.hanko-ci.com) reaches hanko-load's responder;
+#   2. `hanko serve` (PROFILE=release|debug) with SQLite in a temporary data directory,
+#      its http-01 port = hanko-load's responder port;
+#   3. hanko-load with the arguments given to this script (after the set-up's own flags).
+# Everything started here is stopped on exit.
+#
+#   bash scripts/load.sh --subscribers 32 --duration 30 --csv /tmp/run.csv --png /tmp/run.png
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PROFILE=${PROFILE:-release}
+ZONE=hanko-ci.com
+log() { echo "load: $*" >&2; }
+
+if [ "$PROFILE" = release ]; then
+    cargo build --release --locked -p hanko -p acme-tests --bin hanko --bin hanko-load
+else
+    cargo build --locked -p hanko -p acme-tests --bin hanko --bin hanko-load
+fi
+HANKO="$TARGET/$PROFILE/hanko"
+LOAD="$TARGET/$PROFILE/hanko-load"
+for tool in named dig curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || { log "$tool is required"; exit 1; }
+done
+
+HANKO_PID= NAMED_PID= WORK= DATA=
+cleanup() {
+    local status=$?
+    # Only our own processes, by PID; SIGKILL after 10 s.
+    for pid in $HANKO_PID $NAMED_PID; do kill "$pid" 2>/dev/null || true; done
+    for pid in $HANKO_PID $NAMED_PID; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ "$status" -ne 0 ] && [ -n "$DATA" ] && [ -f "$DATA/hanko.log" ]; then
+        log "hanko log (tail):"; tail -n 40 "$DATA/hanko.log" >&2
+    fi
+    [ -n "$WORK" ] && rm -rf "$WORK"
+    [ -n "$DATA" ] && rm -rf "$DATA"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 - "$@" <<'PY'
+import socket, sys
+udp = "udp" in sys.argv[1:]
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    try:
+        if udp:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", port)); u.close()
+        t.close(); print(port); break
+    except OSError:
+        t.close()
+PY
+}
+
+# ---- BIND9 (AppArmor lets named write under /var/cache/bind, not /tmp) --------------------
+if [ -d /var/cache/bind ] && [ -w /var/cache/bind ]; then
+    WORK=$(mktemp -d /var/cache/bind/hanko-load-XXXXXX)
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/hanko-load-bind-XXXXXX")
+fi
+DNS_PORT=$(free_port udp)
+zone_file() {
+    printf '$ORIGIN %s.\n$TTL 60\n@ IN SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ IN NS ns1.%s.\nns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n' "$1" "$1" "$1" "$1"
+}
+zone_file "$ZONE" >"$WORK/$ZONE.zone"
+zone_file com >"$WORK/com.zone"
+cat >"$WORK/named.conf" <<CONF
+options {
+    directory "$WORK"; pid-file "$WORK/named.pid"; session-keyfile "$WORK/session.key";
+    managed-keys-directory "$WORK"; listen-on port $DNS_PORT { 127.0.0.1; }; listen-on-v6 { none; };
+    recursion no; allow-query { any; }; dnssec-validation no; notify no;
+};
+controls { };
+zone "$ZONE" { type primary; file "$WORK/$ZONE.zone"; };
+zone "com" { type primary; file "$WORK/com.zone"; };
+CONF
+(cd "$WORK" && exec named -g -4 -n 1 -c "$WORK/named.conf" -p "$DNS_PORT") >"$WORK/named.log" 2>&1 &
+NAMED_PID=$!
+for i in $(seq 150); do
+    [ -n "$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 +norecurse "$ZONE" SOA 2>/dev/null)" ] && break
+    kill -0 "$NAMED_PID" 2>/dev/null || { log "named exited during start-up"; cat "$WORK/named.log" >&2; exit 1; }
+    [ "$i" -eq 150 ] && { log "named not answering after 30 s"; exit 1; }
+    sleep 0.2
+done
+
+# ---- hanko -------------------------------------------------------------------------------
+DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-load-XXXXXX")
+PORT=$(free_port)
+HTTP01_PORT=$(free_port)
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
+(
+    cd "$DATA"
+    export HANKO_SERVER__LISTEN="127.0.0.1:$PORT" \
+        HANKO_SERVER__HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        HANKO_STORAGE__DATA_DIR="$DATA/data" \
+        HANKO_VALIDATION__HTTP01_PORT="$HTTP01_PORT" \
+        HANKO_VALIDATION__TLSALPN01_PORT="$(free_port)" \
+        HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$DNS_PORT\"]" \
+        HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
+        HANKO_LOG__LEVEL=warn
+    exec "$HANKO" serve
+) >"$DATA/hanko.log" 2>&1 &
+HANKO_PID=$!
+BASE="https://127.0.0.1:$PORT"
+ROOT_PEM="$DATA/data/ca/root.pem"
+for i in $(seq 300); do
+    [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1 && break
+    kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
+    [ "$i" -eq 300 ] && { log "hanko not healthy after 60 s"; exit 1; }
+    sleep 0.2
+done
+log "hanko ($PROFILE) on $BASE, BIND9 on 127.0.0.1:$DNS_PORT, http-01 on 127.0.0.1:$HTTP01_PORT"
+
+# ---- hanko-load --------------------------------------------------------------------------
+"$LOAD" --directory "$BASE/directory" --ca-bundle "$ROOT_PEM" --http01-port "$HTTP01_PORT" \
+    --label "hanko ($PROFILE)" "$@"
+RSS=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$HANKO_PID/status" 2>/dev/null || echo "n/a")
+log "hanko peak RSS (VmHWM): $RSS"
