@@ -116,7 +116,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stopping = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), grace, stopping.clone()));
     let status = spawn_status_listener(&config, &ra, &ocsp, stopping.clone())?;
-    let presigner = crate::revocation::ocsp::presign::spawn(ocsp, stopping.clone());
+    let presigner =
+        crate::revocation::ocsp::presign::spawn(ocsp, ra.revocation_signal(), stopping.clone());
     let bad_keys = crate::revocation::bad_key::spawn(
         storage.clone(),
         clock,

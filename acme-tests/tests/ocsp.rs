@@ -27,7 +27,9 @@ async fn start_on(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    env.push(("HANKO_OCSP__POLL_SECONDS".into(), "1".into()));
+    if !env.iter().any(|(k, _)| k == "HANKO_OCSP__POLL_SECONDS") {
+        env.push(("HANKO_OCSP__POLL_SECONDS".into(), "1".into()));
+    }
     let hanko = HankoOptions {
         env,
         postgres_url,
@@ -171,6 +173,38 @@ async fn good_revoked_and_unauthorized_on_postgres() -> Result<()> {
         return Ok(());
     };
     statuses(start_on(&[], Some(url)).await?).await
+}
+
+/// CP 4.9.10: a revocation is re-signed at once, not at the pre-signer's next poll: with a
+/// one-hour poll the revoked status still shows up within the deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_is_signed_at_once_not_at_the_next_poll() -> Result<()> {
+    let (rig, account, responder) = start(&[("HANKO_OCSP__POLL_SECONDS", "3600")]).await?;
+    let pki = pki(&rig).await?;
+    let url = rig.server.status_url("/ocsp");
+    let (chain, _key) = account
+        .issue(&responder, &[&Rig::name("www")], None)
+        .await?;
+    let (serial, der) = serial_of(&chain)?;
+    // Signed on demand: nothing else would sign it within the hour.
+    let text = post_status(&pki, &url, &serial)?;
+    assert!(text.contains(": good"), "{text}");
+    let revoke = account.client.url("revokeCert");
+    let r = account
+        .post(
+            &revoke,
+            Some(&json!({"certificate": b64(&der), "reason": 4})),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{r}");
+    let mut last = String::new();
+    poll("the revoked status before the next poll", async || {
+        last = post_status(&pki, &url, &serial)?;
+        Ok(last.contains(": revoked"))
+    })
+    .await?;
+    assert!(last.contains("Reason: superseded"), "{last}");
+    Ok(())
 }
 
 async fn statuses((rig, account, responder): (Rig, Account, Http01Responder)) -> Result<()> {

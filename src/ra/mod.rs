@@ -92,6 +92,9 @@ pub struct Ra {
     pub(crate) metrics: Arc<Metrics>,
     /// `revocation::issuer_id` of the issuing CA, stored with every serial.
     pub(crate) issuer_id: String,
+    /// Bumped after every revocation this process commits, so the OCSP pre-signer can act
+    /// at once (other processes' revocations reach it by polling).
+    pub(crate) revocations: tokio::sync::watch::Sender<u64>,
     /// Background work (validations, issuance), awaited on graceful shutdown.
     pub(crate) tasks: TaskTracker,
 }
@@ -111,6 +114,7 @@ impl Ra {
             clock,
             validator,
             issuer_id: crate::revocation::issuer_id(ca.issuer()),
+            revocations: tokio::sync::watch::Sender::new(0),
             ca,
             metrics,
             tasks: TaskTracker::new(),
@@ -119,6 +123,11 @@ impl Ra {
 
     pub fn ca(&self) -> &Arc<CertificateAuthority> {
         &self.ca
+    }
+
+    /// Changes after every revocation this process commits.
+    pub fn revocation_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
     }
 
     pub fn issuer_id(&self) -> &str {
