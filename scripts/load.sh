@@ -29,39 +29,8 @@ for tool in named dig curl python3; do
     command -v "$tool" >/dev/null 2>&1 || { log "$tool is required"; exit 1; }
 done
 
-HANKO_PID= NAMED_PID= WORK= DATA=
-cleanup() {
-    local status=$?
-    # Only our own processes, by PID; SIGKILL after 10 s.
-    for pid in $HANKO_PID $NAMED_PID; do kill "$pid" 2>/dev/null || true; done
-    for pid in $HANKO_PID $NAMED_PID; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
-    if [ "$status" -ne 0 ] && [ -n "$DATA" ] && [ -f "$DATA/hanko.log" ]; then
-        log "hanko log (tail):"; tail -n 40 "$DATA/hanko.log" >&2
-    fi
-    [ -n "$WORK" ] && rm -rf "$WORK"
-    [ -n "$DATA" ] && rm -rf "$DATA"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 - "$@" <<'PY'
-import socket, sys
-udp = "udp" in sys.argv[1:]
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
-    try:
-        if udp:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", port)); u.close()
-        t.close(); print(port); break
-    except OSError:
-        t.close()
-PY
-}
+# shellcheck source=lib/processes.sh
+source "$ROOT/scripts/lib/processes.sh"
 
 # ---- BIND9 (AppArmor lets named write under /var/cache/bind, not /tmp) --------------------
 if [ -d /var/cache/bind ] && [ -w /var/cache/bind ]; then

@@ -8,6 +8,7 @@
 //! certificate, a precertificate without the poison or without its issuer, a
 //! precertificate sent to add-chain.
 
+use crate::pki::der_tlv as tlv;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -402,24 +403,6 @@ fn read_tlv(input: &[u8]) -> Result<(Tlv, &[u8])> {
         Tlv(tag, input[..header + len].to_vec(), content.to_vec()),
         after,
     ))
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend(content);
-    out
 }
 
 #[cfg(test)]

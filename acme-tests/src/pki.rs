@@ -11,6 +11,26 @@ const END: &str = "-----END CERTIFICATE-----";
 
 /// Split an `application/pem-certificate-chain` (RFC 8555 7.4.2) into its certificates,
 /// each returned as one PEM block with a trailing newline. Text outside blocks is ignored.
+/// DER tag-length-value (definite length, short or long form): for test inputs built by
+/// hand, including deliberately malformed ones no DER library would produce.
+pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 pub fn split_pem_chain(pem: &str) -> Result<Vec<String>> {
     let mut certs = Vec::new();
     let mut rest = pem;

@@ -189,22 +189,36 @@ async fn a_revocation_is_signed_at_once_not_at_the_next_poll() -> Result<()> {
     // Signed on demand: nothing else would sign it within the hour.
     let text = post_status(&pki, &url, &serial)?;
     assert!(text.contains(": good"), "{text}");
+    let last = revoke_and_await(&account, &pki, &url, &serial, &der, 4).await?;
+    assert!(last.contains("Reason: superseded"), "{last}");
+    Ok(())
+}
+
+/// Revoke through ACME with `reason`, then poll POST until OCSP says revoked; returns the
+/// `openssl ocsp` text of that answer.
+async fn revoke_and_await(
+    account: &Account,
+    pki: &Pki,
+    url: &str,
+    serial: &str,
+    der: &[u8],
+    reason: u8,
+) -> Result<String> {
     let revoke = account.client.url("revokeCert");
     let r = account
         .post(
             &revoke,
-            Some(&json!({"certificate": b64(&der), "reason": 4})),
+            Some(&json!({"certificate": b64(der), "reason": reason})),
         )
         .await?;
     assert_eq!(r.status, 200, "{r}");
     let mut last = String::new();
-    poll("the revoked status before the next poll", async || {
-        last = post_status(&pki, &url, &serial)?;
+    poll("the revoked status", async || {
+        last = post_status(pki, url, serial)?;
         Ok(last.contains(": revoked"))
     })
     .await?;
-    assert!(last.contains("Reason: superseded"), "{last}");
-    Ok(())
+    Ok(last)
 }
 
 async fn statuses((rig, account, responder): (Rig, Account, Http01Responder)) -> Result<()> {
@@ -306,20 +320,7 @@ async fn statuses((rig, account, responder): (Rig, Account, Http01Responder)) ->
     );
 
     // Revoke (keyCompromise by the account): visible promptly with time and reason.
-    let revoke = account.client.url("revokeCert");
-    let r = account
-        .post(
-            &revoke,
-            Some(&json!({"certificate": b64(&der), "reason": 1})),
-        )
-        .await?;
-    assert_eq!(r.status, 200, "{r}");
-    let mut last = String::new();
-    poll("the revoked status", async || {
-        last = post_status(&pki, &url, &serial)?;
-        Ok(last.contains(": revoked"))
-    })
-    .await?;
+    let last = revoke_and_await(&account, &pki, &url, &serial, &der, 1).await?;
     assert!(last.contains("Revocation Time:"), "{last}");
     assert!(last.contains("Reason: keyCompromise"), "{last}");
     let (_, text, body) = get_status(&pki, &url, &serial).await?;

@@ -8,6 +8,7 @@
 //! Usage: ocsp_bench --data DIR --out DIR [--count N (100000)]
 //! Uses the hanko of `$HANKO_BIN` (the release build).
 
+use acme_tests::pki::der_tlv as tlv;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use sha1::{Digest, Sha1};
@@ -91,18 +92,6 @@ async fn populate(db: &std::path::Path, count: usize) -> Result<Vec<String>> {
         tx.commit().await?;
     }
     Ok(serials)
-}
-
-/// DER TLV with a short or one/two-octet long length.
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match body.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n if n < 0x100 => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend(body);
-    out
 }
 
 /// OCSPRequest { TBSRequest { requestList { Request { CertID (SHA-1) } } } }.

@@ -1,31 +1,13 @@
 //! Hostile CSRs for the finalize rows: every one is for the ready order's name
 //! (`api.hanko-ci.com`) except for the defect it carries.
 
+use acme_tests::pki::der_tlv as tlv;
 use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair};
 
 /// The name of the ready order the finalize rows use.
 pub const NAME: &str = "api.hanko-ci.com";
 
 const OID_SAN: &[u64] = &[2, 5, 29, 17];
-
-/// DER tag-length-value (definite length, short or long form).
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
 
 /// A subjectAltName extension value with these dNSName bytes, unchecked: an IA5String may
 /// only hold ASCII, so non-ASCII bytes make it malformed on purpose.
