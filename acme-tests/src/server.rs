@@ -90,6 +90,22 @@ impl HankoServer {
     /// Start hanko and wait until `/health` answers 200 over HTTPS that verifies against
     /// the development root it wrote.
     pub async fn start(opts: HankoOptions) -> Result<Self> {
+        // A port handed out free can be taken by another test process before hanko binds
+        // it (ports.rs); hanko then exits with "Address already in use". Start again: ports
+        // the test left to us are chosen afresh, fixed ones may have been freed meanwhile.
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(opts.clone()).await {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("Address already in use") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(opts: HankoOptions) -> Result<Self> {
         crate::init_crypto();
         let bin = match &opts.binary {
             Some(bin) => bin.clone(),
