@@ -1,13 +1,17 @@
-//! Smoke test of the `hanko-load` binary: ~20 complete issuances (with some revocations)
-//! against a harness-started hanko resolving the test zone through BIND9. Checks the CSV
+//! Smoke tests of the `hanko-load` binary: 20 complete issuances (with some revocations)
+//! against a harness-started hanko, with http-01 (the test zone resolved by BIND9) and with
+//! dns-01 (hanko-load's own DNS responder as hanko's resolver). Checks the CSV
 //! (one row per issuance, all successful, distinct serials), the certificate side file, that
 //! every certificate in it is downloadable from the server byte for byte, and the chart.
 
 use acme_tests::acme_client::{AcmeClient, Key};
+use acme_tests::ports::free_tcp_udp_port;
+use acme_tests::server::{HankoOptions, HankoServer};
 use acme_tests::{OrFail, Rig, RigOptions};
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::Path;
 
 const ISSUANCES: usize = 20;
@@ -17,15 +21,49 @@ async fn hanko_load_issues_and_every_certificate_is_downloadable() {
     let rig = Rig::start(RigOptions::default())
         .await
         .or_fail("test rig start");
-    let dir = rig.client_dir("hanko-load").or_fail("scratch directory");
+    let http01_port = rig.server.http01_port().to_string();
+    run_and_check(
+        &rig.server,
+        &rig.root_pem(),
+        &rig.client_dir("hanko-load").or_fail("scratch directory"),
+        &["--http01-port", &http01_port],
+    )
+    .await;
+}
+
+/// dns-01 through hanko-load's own DNS responder, which is hanko's only resolver here: no
+/// BIND9, so every validation (and hanko's view of the zone) comes from hanko-load.
+#[tokio::test]
+async fn hanko_load_answers_dns01_with_its_own_dns_responder() {
+    let dns_port = free_tcp_udp_port().or_fail("free DNS port");
+    let server = HankoServer::start(HankoOptions {
+        dns_resolvers: vec![SocketAddr::from(([127, 0, 0, 1], dns_port))],
+        ..HankoOptions::default()
+    })
+    .await
+    .or_fail("hanko start");
+    let dir = tempfile::tempdir()
+        .context("scratch directory")
+        .or_fail("scratch directory");
+    let dns_port = dns_port.to_string();
+    run_and_check(
+        &server,
+        &server.root_pem_path(),
+        dir.path(),
+        &["--challenge", "dns-01", "--dns-port", &dns_port],
+    )
+    .await;
+}
+
+/// Run ISSUANCES issuances with `extra` flags; check the report, CSV, side file and chart.
+async fn run_and_check(server: &HankoServer, root: &Path, dir: &Path, extra: &[&str]) {
     let (csv, png) = (dir.join("run.csv"), dir.join("run.png"));
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hanko-load"))
         .arg("--directory")
-        .arg(rig.directory_url())
+        .arg(server.directory_url())
         .arg("--ca-bundle")
-        .arg(rig.root_pem())
-        .arg("--http01-port")
-        .arg(rig.server.http01_port().to_string())
+        .arg(root)
+        .args(extra)
         .args([
             "--subscribers",
             "4",
@@ -55,7 +93,7 @@ async fn hanko_load_issues_and_every_certificate_is_downloadable() {
         "report:\n{stdout}"
     );
     let serials = check_csv(&csv).or_fail("checking the CSV");
-    check_certificates(&rig, &dir.join("run.certs.jsonl"), &serials)
+    check_certificates(server, &dir.join("run.certs.jsonl"), &serials)
         .await
         .or_fail("checking the certificates");
     let png = std::fs::read(&png)
@@ -124,8 +162,12 @@ fn check_csv(path: &Path) -> Result<HashSet<String>> {
 
 /// The side file holds exactly the CSV's serials, and the server returns each chain as the
 /// load generator received it.
-async fn check_certificates(rig: &Rig, path: &Path, serials: &HashSet<String>) -> Result<()> {
-    let client = AcmeClient::connect(&rig.server).await?;
+async fn check_certificates(
+    server: &HankoServer,
+    path: &Path,
+    serials: &HashSet<String>,
+) -> Result<()> {
+    let client = AcmeClient::connect(server).await?;
     let account = client.create_account(Key::es256()).await?;
     let mut seen = HashSet::new();
     let mut revoked = 0;

@@ -2,6 +2,7 @@
 //! with the latency of each step and, on failure, the step and the problem type.
 
 use super::Challenge;
+use crate::dns01::DnsResponder;
 use crate::http01::Http01Responder;
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, Order,
@@ -65,6 +66,8 @@ pub struct Context {
     pub tls: super::http::Tls,
     pub challenge: Challenge,
     pub http01: Arc<Http01Responder>,
+    /// The built-in DNS responder, when `--dns-port` was given (always for dns-01).
+    pub dns: Option<Arc<DnsResponder>>,
     pub max_names: usize,
     pub domain_suffix: String,
     pub revoke_fraction: f64,
@@ -219,7 +222,11 @@ async fn flow(ctx: &Context, names: &[String], t: &mut Timings) -> Result<Issued
         )
         .await?;
     let challenge_started = answer_challenges(ctx, &mut order, t).await?;
-    wait_for(&mut order, OrderStatus::Ready, Step::ChallengeValid).await?;
+    let ready = wait_for(&mut order, OrderStatus::Ready, Step::ChallengeValid).await;
+    if let (Challenge::Dns01, Some(dns)) = (ctx.challenge, &ctx.dns) {
+        names.iter().for_each(|n| dns.remove(n));
+    }
+    ready?;
     t.0.push((Step::ChallengeValid, challenge_started.elapsed()));
 
     let csr = csr(names).map_err(|e| fail(Step::Finalize, "client", e))?;
@@ -274,14 +281,38 @@ async fn answer_challenges(
         if authz.status == AuthorizationStatus::Valid {
             continue;
         }
-        let kind = match ctx.challenge {
-            Challenge::Http01 => ChallengeType::Http01,
+        let (kind, label) = match ctx.challenge {
+            Challenge::Http01 => (ChallengeType::Http01, "http-01"),
+            Challenge::Dns01 => (ChallengeType::Dns01, "dns-01"),
         };
-        let mut challenge = authz
-            .challenge(kind)
-            .ok_or_else(|| fail(Step::Authz, "client", "no http-01 challenge offered"))?;
-        ctx.http01
-            .insert(&challenge.token, challenge.key_authorization().as_str());
+        let Identifier::Dns(name) = authz.identifier().identifier.clone() else {
+            return Err(fail(
+                Step::Authz,
+                "client",
+                "authorization for a non-DNS identifier",
+            ));
+        };
+        let mut challenge = authz.challenge(kind).ok_or_else(|| {
+            fail(
+                Step::Authz,
+                "client",
+                format!("no {label} challenge offered"),
+            )
+        })?;
+        let key_authorization = challenge.key_authorization();
+        match (ctx.challenge, &ctx.dns) {
+            (Challenge::Http01, _) => ctx
+                .http01
+                .insert(&challenge.token, key_authorization.as_str()),
+            (Challenge::Dns01, Some(dns)) => dns.insert(&name, &key_authorization.dns_value()),
+            (Challenge::Dns01, None) => {
+                return Err(fail(
+                    Step::Authz,
+                    "client",
+                    "dns-01 without a DNS responder",
+                ))
+            }
+        }
         first_post.get_or_insert_with(Instant::now);
         challenge
             .set_ready()

@@ -5,8 +5,10 @@
 //! latency percentiles, throughput and errors by problem type; writes a CSV (one row per
 //! issuance), a JSON-lines file of every issued certificate, and a PNG chart.
 //!
-//! dns-01 is not offered: it needs a DNS responder in-process, and no DNS server crate is in
-//! the lockfile (hickory-server is not); the flag refuses it with that reason.
+//! http-01 is answered by a built-in responder on `--http01-port`; dns-01 by a built-in
+//! authoritative DNS responder on `--dns-port` (which the server must use as its resolver).
+//! The DNS responder also answers A 127.0.0.1 for every name under `--domain-suffix`, so with
+//! http-01 it can stand in for a DNS server too.
 
 pub mod chart;
 pub mod flow;
@@ -15,6 +17,7 @@ pub mod output;
 pub mod report;
 pub mod schedule;
 
+use crate::dns01::DnsResponder;
 use crate::http01::Http01Responder;
 use anyhow::{bail, ensure, Context, Result};
 use flow::{Context as FlowContext, Outcome};
@@ -28,6 +31,8 @@ use tokio::sync::Semaphore;
 pub enum Challenge {
     #[value(name = "http-01")]
     Http01,
+    #[value(name = "dns-01")]
+    Dns01,
 }
 
 /// Command line of `hanko-load`.
@@ -62,9 +67,14 @@ pub struct Args {
     /// Names per order: random in 1..=K.
     #[arg(long, default_value_t = 1)]
     pub names: usize,
-    /// Challenge type (dns-01 is not available: no DNS server crate in the lockfile).
+    /// Challenge type. dns-01 needs `--dns-port`.
     #[arg(long, value_enum, default_value_t = Challenge::Http01)]
     pub challenge: Challenge,
+    /// Start the built-in DNS responder on 127.0.0.1:PORT (UDP and TCP), authoritative for
+    /// `--domain-suffix`: TXT `_acme-challenge.<name>` for dns-01, A 127.0.0.1 for every
+    /// name. The server under test must use it as its resolver.
+    #[arg(long)]
+    pub dns_port: Option<u16>,
     /// Port of the built-in http-01 responder on 127.0.0.1 (the server's http-01 port).
     #[arg(long, default_value_t = 5002)]
     pub http01_port: u16,
@@ -109,6 +119,9 @@ impl Args {
         if let Some(d) = self.duration {
             ensure!(d > 0.0 && d.is_finite(), "--duration must be positive");
         }
+        if self.challenge == Challenge::Dns01 && self.dns_port.is_none() {
+            bail!("--challenge dns-01 needs --dns-port (the server's resolver)");
+        }
         if self.issuances == Some(0) {
             bail!("--issuances must be at least 1");
         }
@@ -128,11 +141,18 @@ pub async fn run(args: Args) -> Result<RunResult> {
     args.check()?;
     crate::init_crypto();
     let http01 = Arc::new(Http01Responder::start(args.http01_port).await?);
+    let dns = match args.dns_port {
+        Some(port) => Some(Arc::new(
+            DnsResponder::start(port, &args.domain_suffix).await?,
+        )),
+        None => None,
+    };
     let ctx = Arc::new(FlowContext {
         directory: args.directory.clone(),
         tls: http::Tls::from_bundle(&args.ca_bundle)?,
         challenge: args.challenge,
         http01,
+        dns,
         max_names: args.names,
         domain_suffix: args.domain_suffix.clone(),
         revoke_fraction: args.revoke_fraction,
