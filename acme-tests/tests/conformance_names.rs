@@ -1,6 +1,7 @@
 //! Name policy at newOrder (REQUIREMENTS §2; CP 3.1.1, 3.2.2.4–3.2.2.6, 4.2.2, 7.1.4),
 //! black-box: each forbidden identifier must be refused with 400 `rejectedIdentifier`
-//! (RFC 8555 6.7, 7.4), several at once with one subproblem each (RFC 8555 6.7.1).
+//! (RFC 8555 6.7, 7.4), an identifier type the CA does not know with
+//! `unsupportedIdentifier`, several at once with one subproblem each (RFC 8555 6.7.1).
 
 use acme_tests::acme_client::{Account, Key, Resp};
 use acme_tests::{HankoServer, OrFail};
@@ -25,9 +26,14 @@ async fn order(account: &Account, identifiers: Vec<Value>) -> Resp {
 
 /// One order for `identifier` must be refused as `rejectedIdentifier`.
 async fn assert_rejected(identifier: Value) {
+    assert_refused(identifier, "rejectedIdentifier").await;
+}
+
+/// One order for `identifier` must be refused with problem type `kind`.
+async fn assert_refused(identifier: Value, kind: &str) {
     let (_server, account) = start().await;
     let rsp = order(&account, vec![identifier.clone()]).await;
-    rsp.assert_problem(400, "rejectedIdentifier");
+    rsp.assert_problem(400, kind);
     if let Some(subs) = rsp.body.get("subproblems") {
         let named = subs
             .as_array()
@@ -50,7 +56,6 @@ rejected! {
     ipv4_address_as_dns_is_rejected: dns("192.0.2.1");
     ipv6_address_as_dns_is_rejected: dns("2001:db8::1");
     ip_identifier_type_is_rejected: json!({"type": "ip", "value": "192.0.2.1"});
-    unknown_identifier_type_is_rejected: json!({"type": "email", "value": "a@hanko-ci.com"});
     onion_is_rejected: dns("expyuzz4wqqyqhjn.onion");
     internal_is_rejected: dns("foo.internal");
     test_tld_is_rejected: dns("x.test");
@@ -67,6 +72,12 @@ rejected! {
     reserved_ldh_label_is_rejected: dns("ab--cd.hanko-ci.com");
     empty_label_is_rejected: dns("a..hanko-ci.com");
     trailing_dot_is_rejected: dns("www.hanko-ci.com.");
+}
+
+#[tokio::test]
+async fn unknown_identifier_type_is_unsupported() {
+    let email = json!({"type": "email", "value": "a@hanko-ci.com"});
+    assert_refused(email, "unsupportedIdentifier").await;
 }
 
 #[tokio::test]

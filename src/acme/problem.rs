@@ -171,13 +171,22 @@ impl From<RaError> for Problem {
                 detail,
                 subproblems,
             } => {
-                let mut p = Problem::new(S::BAD_REQUEST, "rejectedIdentifier", detail);
+                // RFC 8555 6.7: an unknown identifier type is unsupportedIdentifier, a known
+                // type the policy refuses is rejectedIdentifier; the top-level type is the
+                // subproblems' when they agree (6.7.1).
+                let all_unsupported =
+                    !subproblems.is_empty() && subproblems.iter().all(|r| r.unsupported);
+                let kind = |unsupported: bool| match unsupported {
+                    true => "unsupportedIdentifier",
+                    false => "rejectedIdentifier",
+                };
+                let mut p = Problem::new(S::BAD_REQUEST, kind(all_unsupported), detail);
                 if !subproblems.is_empty() {
                     let subs: Vec<Value> = subproblems
                         .into_iter()
-                        .map(|(ident, why)| {
-                            json!({"type": format!("{NS}rejectedIdentifier"), "detail": why,
-                                   "identifier": ident})
+                        .map(|r| {
+                            json!({"type": format!("{NS}{}", kind(r.unsupported)),
+                                   "detail": r.detail, "identifier": r.identifier})
                         })
                         .collect();
                     p.more.members.insert("subproblems".into(), json!(subs));
@@ -221,4 +230,67 @@ pub fn failure_document(f: &ValidationFailure) -> Value {
         FailureKind::ServerInternal => ("serverInternal", 500),
     };
     json!({"type": format!("{NS}{kind}"), "detail": f.detail, "status": status})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Identifier;
+    use crate::ra::IdentifierRefusal;
+
+    fn refusal(kind: &str, value: &str) -> IdentifierRefusal {
+        IdentifierRefusal {
+            identifier: Identifier {
+                kind: kind.into(),
+                value: value.into(),
+            },
+            detail: format!("{value} refused"),
+            unsupported: kind != "dns" && kind != "ip",
+        }
+    }
+
+    fn problem(subproblems: Vec<IdentifierRefusal>) -> Problem {
+        Problem::from(RaError::RejectedIdentifier {
+            detail: "refused".into(),
+            subproblems,
+        })
+    }
+
+    fn sub_types(p: &Problem) -> Vec<String> {
+        p.more.members["subproblems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s["type"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches(NS)
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// RFC 8555 6.7 / 6.7.1: unknown types are unsupportedIdentifier, policy refusals
+    /// rejectedIdentifier, and the top level says which when all subproblems agree.
+    #[test]
+    fn identifier_problem_types_follow_the_subproblems() {
+        let unknown = problem(vec![refusal("email", "ops@hanko-ci.com")]);
+        assert_eq!(unknown.kind, "unsupportedIdentifier");
+        assert_eq!(sub_types(&unknown), ["unsupportedIdentifier"]);
+
+        let policy = problem(vec![refusal("ip", "192.0.2.1")]);
+        assert_eq!(policy.kind, "rejectedIdentifier");
+
+        let mixed = problem(vec![
+            refusal("email", "ops@hanko-ci.com"),
+            refusal("dns", "localhost"),
+        ]);
+        assert_eq!(mixed.kind, "rejectedIdentifier");
+        assert_eq!(
+            sub_types(&mixed),
+            ["unsupportedIdentifier", "rejectedIdentifier"]
+        );
+        assert_eq!(problem(Vec::new()).kind, "rejectedIdentifier");
+    }
 }

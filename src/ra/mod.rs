@@ -31,6 +31,17 @@ use crate::validation::Validator;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
+/// One refused identifier of a newOrder (an RFC 8555 6.7.1 subproblem).
+#[derive(Debug, Clone)]
+pub struct IdentifierRefusal {
+    pub identifier: Identifier,
+    /// Safe to show the subscriber: names the identifier and the rule.
+    pub detail: String,
+    /// The identifier type is not one ACME-for-this-CA knows (`unsupportedIdentifier`),
+    /// rather than a known type the policy refuses (`rejectedIdentifier`), RFC 8555 6.7.
+    pub unsupported: bool,
+}
+
 /// Errors in ACME vocabulary, without HTTP: `acme::problem` is the one place that maps these
 /// to problem documents (DESIGN invariant 7).
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +68,7 @@ pub enum RaError {
     RejectedIdentifier {
         detail: String,
         /// Per-identifier reasons (RFC 8555 6.7.1 subproblems).
-        subproblems: Vec<(Identifier, String)>,
+        subproblems: Vec<IdentifierRefusal>,
     },
     #[error("{0}")]
     InvalidContact(String),

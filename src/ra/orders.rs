@@ -2,7 +2,7 @@
 //! refresh, listing, finalize and the issuance task.
 
 use super::views::{parse_status, OrderView};
-use super::{Ra, RaError, RaResult};
+use super::{IdentifierRefusal, Ra, RaError, RaResult};
 use crate::audit::Actor;
 use crate::config::ValidationLevel;
 use crate::core::{
@@ -143,13 +143,19 @@ impl Ra {
                         out.push(ident);
                     }
                 }
-                Err(e) => rejected.push((ident, e.detail)),
+                Err(e) => rejected.push(IdentifierRefusal {
+                    // "dns" and "ip" are the RFC 8555 / RFC 8738 types: an IP address is a
+                    // known type our policy refuses (CP 3.2.2.5); any other type is unknown.
+                    unsupported: !matches!(ident.kind.as_str(), "dns" | "ip"),
+                    identifier: ident,
+                    detail: e.detail,
+                }),
             }
         }
         if !rejected.is_empty() {
             let detail = rejected
                 .iter()
-                .map(|(i, why)| format!("{}: {why}", i.value))
+                .map(|r| format!("{}: {}", r.identifier.value, r.detail))
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(RaError::RejectedIdentifier {

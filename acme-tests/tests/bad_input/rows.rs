@@ -487,9 +487,8 @@ fn identifiers() -> Vec<Case> {
     rows.push(a_json(
         "newOrder identifier type email",
         400,
-        // RFC 8555 6.7 also has unsupportedIdentifier for this; hanko reports every refused
-        // identifier as rejectedIdentifier with subproblems (6.7.1), which RFC 8555 allows.
-        Some("rejectedIdentifier"),
+        // RFC 8555 6.7: an identifier type the server does not know.
+        Some("unsupportedIdentifier"),
         |c: &Ctx| c.url("newOrder"),
         json!({"identifiers": [{"type": "email", "value": "ops@hanko-ci.com"}]}),
     ));
