@@ -1,7 +1,8 @@
 //! Key policy, black-box (REQUIREMENTS §6, BR 6.1.1.3, CP 4.9.12): RSA keys that can be
 //! factored (Fermat, ROCA) are refused as CSR keys with `badCSR` and as account keys with
 //! `badPublicKey`; keys put on the blocked list with `hanko admin block-key` are refused at
-//! newAccount, keyChange and finalize, and the blocking is in the verified audit log.
+//! newAccount, keyChange and finalize, an account whose key is blocked can no longer sign a
+//! request, and the blocking is in the verified audit log.
 //!
 //! About the ROCA keys: a published vulnerable modulus comes without its private key, so it
 //! cannot sign a CSR. The account path refuses a key before it looks at the signature, so
@@ -338,6 +339,13 @@ async fn blocked_keys_are_refused_and_the_blocking_is_audited() {
         .or_fail("newAccount");
     rsp.assert_problem(400, "badPublicKey");
     assert_detail(&rsp, "this key is blocked: it was reported compromised");
+    // Nor does the key speak for its account any more: every kid request is refused.
+    let rsp = existing
+        .post_as_get(&existing.kid)
+        .await
+        .or_fail("account with a blocked key");
+    rsp.assert_problem(400, "badPublicKey");
+    assert_detail(&rsp, "this key is blocked");
 
     // A fresh key, blocked before any use: no newAccount, no keyChange to it.
     let fresh = Key::es256();

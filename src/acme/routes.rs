@@ -217,6 +217,11 @@ pub async fn authenticate(
             let account = account_for_kid(state, kid).await?;
             let key = AccountKey::from_jwk(&account.jwk)?;
             jws.verify(&key)?;
+            // A key blocked after the account was created (admin block-key, a proven key
+            // compromise) no longer speaks for the account: CP 4.9.12, RFC 8555 6.7
+            // badPublicKey. Recovery is a new account with a new key: a key change would
+            // have to be signed by the very key that is no longer trusted.
+            state.ra.ensure_key_not_blocked(&key.spki_der).await?;
             Ok(Authed {
                 jws,
                 account: Some(account),
