@@ -135,7 +135,10 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     };
     let mut server = rig.start_server().await.context("starting hanko")?;
     let csv = out.join("load.csv");
-    let duration = args.calm + 4.0 * (args.hold + args.calm);
+    // The faults follow a plan from the load's start; a slow restart shifts what follows
+    // (each fault still gets at least half the calm before it), and the load runs long
+    // enough for the plan plus a margin for such shifts.
+    let duration = args.calm + 4.0 * (args.hold + args.calm) + 30.0;
     let load_args = crate::load::Args::parse_from([
         "hanko-load".to_string(),
         "--directory".into(),
@@ -163,8 +166,12 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     let hold = Duration::from_secs_f64(args.hold);
     let calm = Duration::from_secs_f64(args.calm);
     let mut windows = Vec::new();
+    let mut next = load_start + calm;
+    let settle = |prev_end: Instant, next: &mut Instant| {
+        *next = (*next + hold + calm).max(prev_end + calm / 2);
+    };
 
-    tokio::time::sleep(calm).await;
+    tokio::time::sleep_until(next.into()).await;
     // (a) SIGKILL, then the same ports, directory and database.
     let t0 = Instant::now();
     server.kill()?;
@@ -196,8 +203,8 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
         end: at(t1),
         note: "pg_ctl stop -m immediate; psql refused".to_string(),
     });
-
-    tokio::time::sleep(calm).await;
+    settle(t1, &mut next);
+    tokio::time::sleep_until(next.into()).await;
     // (c) one CT log in an outage (503).
     let t0 = Instant::now();
     rig.ca.logs[0].set_unavailable(true);
@@ -214,8 +221,8 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
             rig.ca.logs[0].refused_count()
         ),
     });
-
-    tokio::time::sleep(calm).await;
+    settle(t1, &mut next);
+    tokio::time::sleep_until(next.into()).await;
     // (c) the resolver down.
     let mut dns = dns::DnsFault::new();
     let t0 = Instant::now();
