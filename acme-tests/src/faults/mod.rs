@@ -138,7 +138,7 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     // The faults follow a plan from the load's start; a slow restart shifts what follows
     // (each fault still gets at least half the calm before it), and the load runs long
     // enough for the plan plus a margin for such shifts.
-    let duration = args.calm + 4.0 * (args.hold + args.calm) + 30.0;
+    let duration = args.calm + 4.0 * (args.hold + args.calm) + args.hold + args.calm;
     let load_args = crate::load::Args::parse_from([
         "hanko-load".to_string(),
         "--directory".into(),
