@@ -125,6 +125,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         stopping.clone(),
     );
     spawn_crl_publisher(&config, &ra, stopping.clone())?;
+    // Work whose task could not record its end (database unreachable) is recovered while
+    // the server runs, not only at the next start (DESIGN invariant 1).
+    ra.spawn_sweeper(stopping.clone());
     tracing::info!(
         directory = %format!("{}/directory", config.base_url()),
         issuer = %setup.description,

@@ -21,6 +21,7 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,6 +58,11 @@ struct Shared {
     log_id: [u8; 32],
     behaviour: LogBehaviour,
     submissions: Mutex<Vec<Submission>>,
+    /// Switched on by `set_unavailable` (fault tests): every submission gets 503 until it is
+    /// switched off again, as a log in an outage answers.
+    unavailable: AtomicBool,
+    /// Submissions answered 503 while unavailable.
+    refused: AtomicU64,
 }
 
 /// A running test log; the server stops when this is dropped.
@@ -82,6 +88,8 @@ impl TestCtLog {
             log_id: Sha256::digest(&public_key_der).into(),
             behaviour,
             submissions: Mutex::new(Vec::new()),
+            unavailable: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
         });
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
             Ok(listener) => listener,
@@ -142,6 +150,17 @@ impl TestCtLog {
         self.shared.log_id
     }
 
+    /// Switch the log into (or out of) an outage: while on, every submission is answered
+    /// `503 Service Unavailable` without an SCT (fault tests, docs/FAULTS.md).
+    pub fn set_unavailable(&self, on: bool) {
+        self.shared.unavailable.store(on, Ordering::SeqCst);
+    }
+
+    /// How many submissions were answered 503 by `set_unavailable`.
+    pub fn refused_count(&self) -> u64 {
+        self.shared.refused.load(Ordering::SeqCst)
+    }
+
     pub fn submissions(&self) -> Vec<Submission> {
         match self.shared.submissions.lock() {
             Ok(list) => list.clone(),
@@ -167,6 +186,13 @@ async fn add_chain(State(shared): State<Arc<Shared>>, body: Bytes) -> (StatusCod
 }
 
 async fn answer(shared: &Shared, kind: SubmissionKind, body: &[u8]) -> (StatusCode, String) {
+    if shared.unavailable.load(Ordering::SeqCst) {
+        shared.refused.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "log unavailable (test outage)".to_string(),
+        );
+    }
     let (chain, entry) = match parse_chain(body).and_then(|chain| {
         let entry = match kind {
             SubmissionKind::Pre => precert_entry(&chain)?,

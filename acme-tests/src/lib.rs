@@ -13,6 +13,7 @@ pub mod acme_client;
 pub mod bind9;
 pub mod ctlog;
 pub mod dns01;
+pub mod faults;
 pub mod fullca;
 pub mod http01;
 pub mod load;

@@ -164,7 +164,9 @@ impl Ra {
     /// Validate a processing challenge in the background (also used by crash recovery).
     pub(crate) fn spawn_validation(self: &Arc<Self>, challenge_id: String) {
         let ra = Arc::clone(self);
+        let guard = self.in_flight.enter(&challenge_id);
         self.tasks.spawn(async move {
+            let _in_flight = guard;
             // The perspective bounds concurrent validations (`validation.concurrency`).
             if let Err(e) = ra.validate(&challenge_id).await {
                 tracing::error!(challenge = %challenge_id, error = %e, "validation could not be recorded");

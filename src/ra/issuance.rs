@@ -82,6 +82,8 @@ impl Ra {
         order_id: String,
         request: IssuanceRequest,
     ) {
+        // Until this task ends, the recovery sweep leaves the order alone (recovery.rs).
+        let _in_flight = self.in_flight.enter(&order_id);
         let started = std::time::Instant::now();
         let serial_hex = request.serial.to_hex();
         match self.run_issuance(&account_id, &order_id, request).await {

@@ -108,6 +108,9 @@ pub struct Ra {
     pub(crate) revocations: tokio::sync::watch::Sender<u64>,
     /// Background work (validations, issuance), awaited on graceful shutdown.
     pub(crate) tasks: TaskTracker,
+    /// Orders and challenges a task of this process works on (`recovery::InFlight`): the
+    /// running server's recovery sweep leaves them alone.
+    pub(crate) in_flight: recovery::InFlight,
 }
 
 impl Ra {
@@ -129,6 +132,7 @@ impl Ra {
             ca,
             metrics,
             tasks: TaskTracker::new(),
+            in_flight: recovery::InFlight::default(),
         })
     }
 

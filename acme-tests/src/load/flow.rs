@@ -82,6 +82,10 @@ pub struct Issued {
     pub certificate_url: String,
     pub chain_pem: String,
     pub revoked: bool,
+    /// The order's URL and the issuing account's credentials (instant-acme's JSON), so a
+    /// fault test can download the certificate again through ACME after a restart.
+    pub order_url: String,
+    pub account_credentials: String,
 }
 
 /// Why an issuance failed: where, the RFC 8555 6.7 problem type (or a client-side kind such
@@ -208,7 +212,7 @@ async fn flow(ctx: &Context, names: &[String], t: &mut Timings) -> Result<Issued
         terms_of_service_agreed: true,
         only_return_existing: false,
     };
-    let (account, _) = t
+    let (account, credentials) = t
         .time(
             Step::NewAccount,
             builder.create(&new_account, ctx.directory.clone(), None),
@@ -258,6 +262,8 @@ async fn flow(ctx: &Context, names: &[String], t: &mut Timings) -> Result<Issued
         certificate_url,
         chain_pem,
         revoked,
+        order_url: order.url().to_string(),
+        account_credentials: serde_json::to_string(&credentials).unwrap_or_default(),
     })
 }
 

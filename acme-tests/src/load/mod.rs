@@ -99,6 +99,11 @@ pub struct Args {
         default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     )]
     pub font: PathBuf,
+    /// Pause this long (ms) after a failed issuance before the subscriber starts its next
+    /// one, so a server that is down is not hammered by a tight loop of refused connections
+    /// (the fault driver, docs/FAULTS.md, uses it).
+    #[arg(long, default_value_t = 0)]
+    pub error_pause_ms: u64,
     /// A label for the report and chart title (e.g. the server's name).
     #[arg(long, default_value = "")]
     pub label: String,
@@ -186,6 +191,7 @@ pub async fn run(args: Args) -> Result<RunResult> {
         (permits, task)
     });
     let ramp = Duration::from_secs_f64(args.ramp);
+    let pause = Duration::from_millis(args.error_pause_ms);
     let mut workers = Vec::new();
     for sub in 0..args.subscribers {
         let delay = match pacer {
@@ -196,7 +202,7 @@ pub async fn run(args: Args) -> Result<RunResult> {
         let (ctx, budget, shared) = (ctx.clone(), budget.clone(), shared.clone());
         workers.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            subscriber(sub, &ctx, &budget, permits, &shared, start).await
+            subscriber(sub, &ctx, &budget, permits, &shared, start, pause).await
         }));
     }
     let ticker = tokio::spawn(tick(progress.clone(), args.duration));
@@ -311,6 +317,7 @@ async fn subscriber(
     permits: Option<Arc<Semaphore>>,
     shared: &Shared,
     start: Instant,
+    pause: Duration,
 ) -> Result<()> {
     loop {
         if let Some(p) = &permits {
@@ -338,7 +345,11 @@ async fn subscriber(
             Ok(o) => o,
             Err(_) => stuck(index, sub, start),
         };
+        let failed = outcome.result.is_err();
         shared.record(outcome)?;
+        if failed && pause > Duration::ZERO {
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 

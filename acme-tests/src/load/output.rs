@@ -124,6 +124,8 @@ impl Records {
                 "certificate_url": i.certificate_url,
                 "revoked": i.revoked,
                 "chain_pem": i.chain_pem,
+                "order_url": i.order_url,
+                "account_credentials": i.account_credentials,
             });
             writeln!(self.certs, "{line}").context("writing the certificate file")?;
             self.certs.flush()?;
