@@ -141,6 +141,11 @@ pub fn classify(e: &instant_acme::Error) -> String {
             None => "problem without type".to_string(),
         }),
         E::Hyper(_) | E::Http(_) => "transport".to_string(),
+        // instant-acme wraps the hyper-util client's errors (connection refused or reset,
+        // TLS failures) as `Other`.
+        E::Other(inner) if inner.is::<hyper_util::client::legacy::Error>() => {
+            "transport".to_string()
+        }
         E::Timeout(_) => "timeout".to_string(),
         E::Json(_) => "bad JSON".to_string(),
         _ => "client".to_string(),
@@ -371,4 +376,40 @@ fn serial_hex(der: &[u8]) -> Result<String, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| format!("parsing the leaf certificate: {e}"))?;
     Ok(hex::encode(cert.raw_serial()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused connection through the load generator's own client is `transport`, so the
+    /// fault runs can tell "server gone" from client bugs.
+    #[tokio::test]
+    async fn refused_connection_is_transport() {
+        crate::init_crypto();
+        let port = crate::ports::free_tcp_port().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&bundle, ca.pem()).unwrap();
+        let tls = super::super::http::Tls::from_bundle(&bundle).unwrap();
+        let err = Account::builder_with_http(tls.client())
+            .create(
+                &NewAccount {
+                    contact: &[],
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                },
+                format!("https://127.0.0.1:{port}/directory"),
+                None,
+            )
+            .await
+            .err()
+            .expect("nothing listens there");
+        assert_eq!(classify(&err), "transport", "{err:?}");
+    }
 }
