@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod fuzzing;
 pub mod issuance;
 pub mod metrics;
 pub mod policy;

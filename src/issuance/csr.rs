@@ -69,6 +69,16 @@ pub fn check_csr(der: &[u8], order_names: &[String]) -> Result<CheckedCsr, CsrEr
     })
 }
 
+/// The names a DER CSR requests (SANs and CN, as `check_csr` reads them) without checking its
+/// key or signature. Only for `crate::fuzzing`: a mutated CSR almost never keeps a valid
+/// signature, and this lets it reach the SAN/CN decoders anyway.
+#[doc(hidden)]
+pub fn requested_names_unverified(der: &[u8]) -> Result<Vec<String>, CsrError> {
+    let request = CertReq::from_der(der)
+        .map_err(|e| bad(format!("CSR is not a valid DER PKCS#10 request: {e}")))?;
+    requested_names(&request.info).map(|names| names.into_iter().collect())
+}
+
 /// The raw CertificationRequestInfo TLV (the signed bytes), after checking the outer
 /// structure and that the version is v1 (0) (RFC 2986 4.1).
 fn signed_portion(der: &[u8]) -> Result<&[u8], CsrError> {

@@ -14,7 +14,8 @@ mod tests;
 pub use jwk::jwk_thumbprint;
 
 use serde_json::{Map, Value};
-use strict::{b64url_decode, json_no_duplicates};
+use strict::b64url_decode;
+pub(crate) use strict::json_no_duplicates;
 
 /// Algorithms RFC 8555 6.2 lets us accept; any other `alg` is `badSignatureAlgorithm`.
 /// This is also the `algorithms` list of that problem document (RFC 8555 6.7.1).

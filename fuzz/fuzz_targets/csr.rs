@@ -1,0 +1,6 @@
+//! libFuzzer target: `hanko::fuzzing::csr` (see docs/FUZZING.md).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = hanko::fuzzing::csr(data);
+});
