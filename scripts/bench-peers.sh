@@ -22,8 +22,9 @@
 #                 run's wall time, unless the server stopped answering: Pebble 2.4.0 can
 #                 deadlock under this load, and its stuck requests then count as errors);
 #   finalize      finalize POST sent → order `valid` (hanko-load's `certificate-ready` step):
-#                 both servers may answer the finalize POST with `processing` (Pebble issues in
-#                 a goroutine, Hanko in its issuer task), so the POST alone is not comparable;
+#                 Pebble answers the POST with `processing` and issues in a goroutine, Hanko
+#                 waits up to 5 s for its issuer task and answers `valid` (src/ra/orders.rs),
+#                 so the POST alone measures different things on the two servers;
 #                 hanko-load polls every 20 ms (acme-tests/src/load/flow.rs POLL_INTERVAL);
 #   end-to-end    new account → certificate downloaded (hanko-load's `end-to-end` step);
 #   idle RSS      VmRSS 2 s after the server answers its directory, before the load;
