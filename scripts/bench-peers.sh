@@ -270,7 +270,7 @@ def runs(server):
             "peak MB": proc["peak_rss_kb"] / 1024,
             "CPU ms/iss": proc["cpu_seconds"] / ok * 1000 if ok else float("nan"),
             "errors": load["failed"],
-            "_ok": ok, "_errs": load["errors"],
+            "_ok": ok, "_errs": load["errors"], "_last": max(ends) / 1000 if ends else 0.0,
         })
     return out
 cols = ["iss/s", "fin p50 ms", "fin p99 ms", "e2e p50 ms", "e2e p99 ms", "idle MB", "peak MB", "CPU ms/iss", "errors"]
@@ -299,6 +299,9 @@ if "pebble" in med:
         print(row(f"{names.get(s, s)} / Pebble", ratio, "{:>10.2f}x"))
 for s in med:
     for i, r in enumerate(runs(s), 1):
+        if any(e["type"] == "timeout" for e in r["_errs"]):
+            print(f"  {names.get(s, s)} round {i}: stopped answering after {r['_last']:.1f} s "
+                  f"({r['_ok']} issuances); iss/s is over that time")
         for e in r["_errs"]:
             print(f"  {names.get(s, s)} round {i}: {e['count']} x {e['type']} ({e['step']})")
 PY
