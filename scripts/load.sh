@@ -25,43 +25,17 @@ else
 fi
 HANKO="$TARGET/$PROFILE/hanko"
 LOAD="$TARGET/$PROFILE/hanko-load"
-for tool in named dig curl python3; do
+for tool in curl python3; do
     command -v "$tool" >/dev/null 2>&1 || { log "$tool is required"; exit 1; }
 done
 
 # shellcheck source=lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
 
-# ---- BIND9 (AppArmor lets named write under /var/cache/bind, not /tmp) --------------------
-if [ -d /var/cache/bind ] && [ -w /var/cache/bind ]; then
-    WORK=$(mktemp -d /var/cache/bind/hanko-load-XXXXXX)
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/hanko-load-bind-XXXXXX")
-fi
-DNS_PORT=$(free_port udp)
-zone_file() {
-    printf '$ORIGIN %s.\n$TTL 60\n@ IN SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ IN NS ns1.%s.\nns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n' "$1" "$1" "$1" "$1"
-}
-zone_file "$ZONE" >"$WORK/$ZONE.zone"
-zone_file com >"$WORK/com.zone"
-cat >"$WORK/named.conf" <<CONF
-options {
-    directory "$WORK"; pid-file "$WORK/named.pid"; session-keyfile "$WORK/session.key";
-    managed-keys-directory "$WORK"; listen-on port $DNS_PORT { 127.0.0.1; }; listen-on-v6 { none; };
-    recursion no; allow-query { any; }; dnssec-validation no; notify no;
-};
-controls { };
-zone "$ZONE" { type primary; file "$WORK/$ZONE.zone"; };
-zone "com" { type primary; file "$WORK/com.zone"; };
-CONF
-(cd "$WORK" && exec named -g -4 -n 1 -c "$WORK/named.conf" -p "$DNS_PORT") >"$WORK/named.log" 2>&1 &
-NAMED_PID=$!
-for i in $(seq 150); do
-    [ -n "$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 +norecurse "$ZONE" SOA 2>/dev/null)" ] && break
-    kill -0 "$NAMED_PID" 2>/dev/null || { log "named exited during start-up"; cat "$WORK/named.log" >&2; exit 1; }
-    [ "$i" -eq 150 ] && { log "named not answering after 30 s"; exit 1; }
-    sleep 0.2
-done
+# ---- BIND9 -------------------------------------------------------------------------------
+# shellcheck source=lib/bind9.sh
+source "$ROOT/scripts/lib/bind9.sh"
+bind9_start "$ZONE"
 
 # ---- hanko -------------------------------------------------------------------------------
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-load-XXXXXX")

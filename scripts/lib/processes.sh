@@ -1,16 +1,17 @@
 # Shared by scripts/bench.sh and scripts/load.sh (sourced after they define `log`): stop
 # the processes a script started, and find free loopback ports.
-# The sourcing script sets HANKO_PID, NAMED_PID (PIDs it started), WORK and DATA (directories
-# it created); `cleanup` stops and removes exactly those, and shows the logs on failure.
+# The sourcing script sets HANKO_PID, NAMED_PID, EXTRA_PIDS (PIDs it started), WORK and DATA
+# (directories it created); `cleanup` stops and removes exactly those, and shows the logs on
+# failure.
 
-HANKO_PID= NAMED_PID= WORK= DATA=
+HANKO_PID= NAMED_PID= EXTRA_PIDS= WORK= DATA=
 cleanup() {
     local status=$?
     # Only our own processes, by PID.
-    for pid in $HANKO_PID $NAMED_PID; do
+    for pid in $HANKO_PID $EXTRA_PIDS $NAMED_PID; do
         kill "$pid" 2>/dev/null || true
     done
-    for pid in $HANKO_PID $NAMED_PID; do
+    for pid in $HANKO_PID $EXTRA_PIDS $NAMED_PID; do
         # Bounded: SIGKILL if still there after 10 s.
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$pid" 2>/dev/null || true

@@ -107,6 +107,9 @@ pub struct Args {
     /// A label for the report and chart title (e.g. the server's name).
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Write the summary as JSON here (issuances/s, per-step percentiles, errors by type).
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
 }
 
 impl Args {
@@ -260,6 +263,11 @@ fn finish(
                 chart::LEGEND
             ));
         }
+    }
+    if let Some(path) = &args.summary_json {
+        let json = report::summary_json(&outcomes, &summary, &args.label);
+        std::fs::write(path, format!("{json:#}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(csv) = &args.csv {
         text.push_str(&format!(

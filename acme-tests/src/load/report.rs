@@ -115,6 +115,45 @@ pub fn render(outcomes: &[Outcome], summary: &Summary, header: &str) -> String {
     out
 }
 
+/// The machine-readable summary (`--summary-json`), read by scripts/bench-peers.sh:
+/// issuances/s, per-step percentiles in milliseconds over the successful issuances (the
+/// same nearest-rank figures as the text report), and errors by problem type and step.
+pub fn summary_json(outcomes: &[Outcome], summary: &Summary, label: &str) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut steps = Map::new();
+    for step in Step::ALL {
+        let v = sorted_step(outcomes, step);
+        if v.is_empty() {
+            continue;
+        }
+        steps.insert(
+            step.name().to_string(),
+            json!({
+                "n": v.len(),
+                "p50_ms": ms(percentile(&v, 50.0)),
+                "p90_ms": ms(percentile(&v, 90.0)),
+                "p99_ms": ms(percentile(&v, 99.0)),
+                "max_ms": ms(percentile(&v, 100.0)),
+            }),
+        );
+    }
+    let errors: Vec<Value> = errors(outcomes)
+        .into_iter()
+        .map(|((kind, step), n)| json!({"type": kind, "step": step.name(), "count": n}))
+        .collect();
+    json!({
+        "label": label,
+        "ok": summary.ok,
+        "failed": summary.failed,
+        "wall_seconds": summary.wall.as_secs_f64(),
+        "issuances_per_second": summary.issuances_per_second,
+        "held_per_second": summary.held_per_second,
+        "steps": steps,
+        "errors": errors,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +166,46 @@ mod tests {
         assert_eq!(percentile(&v, 100.0), Duration::from_millis(100));
         assert_eq!(percentile(&v[..1], 99.0), Duration::from_millis(1));
         assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn summary_json_has_the_figures_of_the_report() {
+        use crate::load::flow::{Failure, Issued};
+        let ok = |i: usize, ms: u64| Outcome {
+            index: i,
+            subscriber: 0,
+            started: std::time::SystemTime::now(),
+            start_offset: Duration::ZERO,
+            end_offset: Duration::from_millis(ms),
+            names: 1,
+            steps: vec![
+                (Step::CertificateReady, Duration::from_millis(ms)),
+                (Step::EndToEnd, Duration::from_millis(2 * ms)),
+            ],
+            result: Ok(Issued {
+                serial: String::new(),
+                certificate_url: String::new(),
+                chain_pem: String::new(),
+                revoked: false,
+            }),
+        };
+        let mut outcomes: Vec<Outcome> = (1..=100).map(|i| ok(i, i as u64)).collect();
+        let mut failed = ok(101, 1);
+        failed.result = Err(Failure {
+            step: Step::Finalize,
+            kind: "urn:ietf:params:acme:error:badCSR".into(),
+            detail: String::new(),
+        });
+        outcomes.push(failed);
+        let summary = summarize(&outcomes, Duration::from_secs(10), Duration::ZERO);
+        let v = summary_json(&outcomes, &summary, "x");
+        assert_eq!(v["ok"], 100);
+        assert_eq!(v["failed"], 1);
+        assert_eq!(v["issuances_per_second"], 10.0);
+        assert_eq!(v["steps"]["certificate-ready"]["p99_ms"], 99.0);
+        assert_eq!(v["steps"]["end-to-end"]["p50_ms"], 100.0);
+        assert!(v["steps"].get("download").is_none());
+        assert_eq!(v["errors"][0]["step"], "finalize");
+        assert_eq!(v["errors"][0]["count"], 1);
     }
 }
