@@ -171,11 +171,11 @@ start_pebble() {
 JSON
     (
         cd "$RUN_DIR"
-        # PEBBLE_AUTHZREUSE=0: Pebble 2.4.0 deadlocks under concurrent load when it looks for a
-        # reusable authorization (MemoryStore.FindValidAuthorization read-locks the store twice,
-        # memorystore.go:262/268; a waiting AddAccount writer blocks the second RLock — goroutine
-        # dump in docs/PEERS.md). Every name hanko-load orders is fresh, so reuse never applies.
-        export PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
+        # Exactly the settings issue #5 names. Pebble 2.4.0 can deadlock under this load
+        # (MemoryStore.FindValidAuthorization read-locks the store twice, memorystore.go:262/268;
+        # a waiting writer blocks the second RLock — docs/PEERS.md); the table then uses its
+        # rate up to its last issuance.
+        export PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0
         exec pebble -config "$RUN_DIR/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT"
     ) >"$RUN_DIR/server.log" 2>&1 &
     SERVER_PID=$!
