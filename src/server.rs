@@ -135,7 +135,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = %redact(&config.database_url()),
         "Hanko ACME server ready"
     );
-    let mut server = axum_server::bind_rustls(config.server.listen, tls).handle(handle);
+    // TCP_NODELAY on every accepted connection: with Nagle on, a small TLS record written
+    // after another (the TLS 1.3 session tickets after the handshake, a response split into
+    // records) waits for the client's delayed ACK, ~40 ms on Linux — measured as 46 ms
+    // new-account p50 by hanko-load (docs/PEERS.md) before this.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let mut server = axum_server::bind(config.server.listen)
+        .acceptor(acceptor)
+        .handle(handle);
     // A client that sends half a request head and stalls never reaches the router's
     // timeout; hyper drops it after header_read_timeout, which needs a timer to work.
     server
