@@ -182,6 +182,16 @@ impl Ra {
         let now = self.clock.now();
         let serial_hex = precert.serial.to_hex();
         let txn = self.storage.begin().await?;
+        // The other half of invariant 5: a serial already failed (its order given up by
+        // recovery) never gets a precertificate stored, so this one is discarded before it
+        // can reach a CT log.
+        q::lock_serial(&txn, &serial_hex).await?;
+        let status = q::serial(&txn, &serial_hex).await?.map(|s| s.status);
+        if status.as_deref() != Some("reserved") {
+            return Err(RaError::Internal(format!(
+                "serial {serial_hex} is {status:?}, not reserved: precertificate discarded"
+            )));
+        }
         let mut m = q::precertificate(&txn, &serial_hex)
             .await?
             .ok_or_else(|| RaError::Internal(format!("lint record of {serial_hex} vanished")))?;
@@ -322,6 +332,15 @@ impl Ra {
         failure: &Failure,
     ) -> RaResult<()> {
         let txn = self.storage.begin().await?;
+        // DESIGN invariant 5: a serial whose precertificate was stored (and may be in CT
+        // logs) stays `reserved`, whatever the caller believes: it is read under the serial's
+        // lock, in the transaction that decides. A recovery sweep of another process (or a
+        // commit whose acknowledgement was lost) can then never mark it failed.
+        q::lock_serial(&txn, serial_hex).await?;
+        let stored = q::precertificate(&txn, serial_hex)
+            .await?
+            .is_some_and(|p| p.der.is_some());
+        let precertificate_signed = failure.precertificate_signed || stored;
         if let Some(mut m) = q::order(&txn, order_id).await? {
             if m.status == OrderStatus::Processing.as_str() {
                 m.status = OrderStatus::Invalid.as_str().to_string();
@@ -336,7 +355,7 @@ impl Ra {
                 q::update_order(&txn, m).await?;
             }
         }
-        if !failure.precertificate_signed {
+        if !precertificate_signed {
             q::set_serial_status(&txn, serial_hex, "failed").await?;
         }
         self.audit(
@@ -344,7 +363,7 @@ impl Ra {
             &Actor::System,
             "issuance.failed",
             json!({"order": order_id, "serial": serial_hex, "reason": failure.internal,
-                   "precertificate_signed": failure.precertificate_signed}),
+                   "precertificate_signed": precertificate_signed}),
         )
         .await?;
         txn.commit().await.map_err(StorageError::from)?;
@@ -358,11 +377,11 @@ impl Ra {
         order_id: &str,
         serial_hex: &str,
     ) -> RaResult<()> {
-        let precert = q::precertificate(self.storage.reader(), serial_hex).await?;
-        let signed = precert.is_some_and(|p| p.der.is_some());
+        // Whether a precertificate was stored is read by fail_issuance under the serial's
+        // lock, not here outside the transaction.
         let failure = Failure::from_ra(
             RaError::Internal("issuance interrupted by a restart".to_string()),
-            signed,
+            false,
         );
         self.fail_issuance(order_id, serial_hex, &failure).await
     }

@@ -121,14 +121,17 @@ pub async fn check_database(pg: &OwnedPostgres, received: &[Received]) -> Result
                 .push(format!("precertificate row {} holds serial {inner}", r[0]));
         }
     }
-    // Every certificate and precertificate has its reserved serial, of the same order; no
-    // serial carries two orders' certificates; no certificate on a serial marked failed.
+    // Every certificate and signed precertificate has its serial, of the same order; no
+    // serial carries two orders' certificates; no certificate or signed precertificate on a
+    // serial marked failed (a lint record alone may be: the issuance failed before the
+    // signature, DESIGN invariant 5).
     let orphans = pg
         .query(
             "SELECT 'certificate ' || c.serial FROM certificates c LEFT JOIN serials s ON s.serial = c.serial \
                WHERE s.serial IS NULL OR s.order_id <> c.order_id OR s.status <> 'issued' \
              UNION ALL SELECT 'precertificate ' || p.serial FROM precertificates p \
-               LEFT JOIN serials s ON s.serial = p.serial WHERE s.serial IS NULL OR s.status = 'failed' \
+               LEFT JOIN serials s ON s.serial = p.serial \
+               WHERE p.der IS NOT NULL AND (s.serial IS NULL OR s.status = 'failed') \
              UNION ALL SELECT 'order ' || order_id FROM certificates GROUP BY order_id HAVING count(*) > 1",
         )
         .await?;

@@ -187,6 +187,8 @@ mod tests {
                 certificate_url: String::new(),
                 chain_pem: String::new(),
                 revoked: false,
+                order_url: String::new(),
+                account_credentials: String::new(),
             }),
         };
         let mut outcomes: Vec<Outcome> = (1..=100).map(|i| ok(i, i as u64)).collect();

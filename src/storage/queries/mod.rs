@@ -270,6 +270,22 @@ pub async fn serial<C: ConnectionTrait>(c: &C, serial_hex: &str) -> R<Option<ser
     Ok(serial::Entity::find_by_id(serial_hex).one(c).await?)
 }
 
+/// Take the serial's row lock for the rest of the transaction (a no-op UPDATE: PostgreSQL
+/// locks the row; SQLite's transactions already hold the database write lock). Every writer
+/// of the serial's fate — precertificate stored, issuance failed — takes it first, so the
+/// two can never both win on PostgreSQL's READ COMMITTED.
+pub async fn lock_serial<C: ConnectionTrait>(c: &C, serial_hex: &str) -> R<()> {
+    serial::Entity::update_many()
+        .col_expr(
+            serial::Column::Status,
+            Expr::col(serial::Column::Status).into(),
+        )
+        .filter(serial::Column::Serial.eq(serial_hex))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_serial_status<C: ConnectionTrait>(c: &C, serial_hex: &str, status: &str) -> R<()> {
     serial::Entity::update_many()
         .col_expr(serial::Column::Status, Expr::value(status))
