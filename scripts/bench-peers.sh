@@ -74,6 +74,8 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # shellcheck source=lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
+# shellcheck source=lib/hanko.sh
+source "$ROOT/scripts/lib/hanko.sh"
 # shellcheck source=lib/bind9.sh
 source "$ROOT/scripts/lib/bind9.sh"
 bind9_start "$ZONE"
@@ -197,14 +199,7 @@ start_hanko() { # dev|full
         cd "$RUN_DIR"
         # shellcheck disable=SC1091
         [ "$1" = full ] && . "$DATA/fullca/fullca.env"
-        export HANKO_SERVER__LISTEN="127.0.0.1:$port" \
-            HANKO_SERVER__HTTP_LISTEN="127.0.0.1:$(free_port)" \
-            HANKO_STORAGE__DATA_DIR="$data" \
-            HANKO_VALIDATION__HTTP01_PORT="$HTTP01_PORT" \
-            HANKO_VALIDATION__TLSALPN01_PORT="$(free_port)" \
-            HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$DNS_PORT\"]" \
-            HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
-            HANKO_LOG__LEVEL=warn
+        hanko_dev_env "$port" "$data" "$HTTP01_PORT" "$DNS_PORT"
         exec "$HANKO" serve
     ) >"$RUN_DIR/server.log" 2>&1 &
     SERVER_PID=$! HANKO_PID=$!

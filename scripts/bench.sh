@@ -39,76 +39,24 @@ done
 # ---- cleanup ---------------------------------------------------------------------------------
 # shellcheck source=lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
+# shellcheck source=lib/hanko.sh
+source "$ROOT/scripts/lib/hanko.sh"
 
-# ---- BIND9 -----------------------------------------------------------------------------------
-# AppArmor lets named write under /var/cache/bind but not /tmp (see acme-tests/src/bind9.rs).
-if [ -d /var/cache/bind ] && [ -w /var/cache/bind ]; then
-    WORK=$(mktemp -d /var/cache/bind/hanko-bench-XXXXXX)
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/hanko-bench-bind-XXXXXX")
-fi
-DNS_PORT=$(free_port udp)
-zone_file() {
-    # Short TTLs; apex, ns1 and a wildcard all A 127.0.0.1. `com` is there so CAA lookups
-    # climbing the tree (RFC 8659 3) get NOERROR/NODATA instead of REFUSED.
-    cat <<EOF
-\$ORIGIN $1.
-\$TTL 60
-@ IN SOA ns1.$1. hostmaster.$1. 1 3600 600 86400 60
-@ IN NS ns1.$1.
-ns1 IN A 127.0.0.1
-@ IN A 127.0.0.1
-* IN A 127.0.0.1
-EOF
-}
-zone_file "$ZONE" >"$WORK/$ZONE.zone"
-zone_file com >"$WORK/com.zone"
-cat >"$WORK/named.conf" <<EOF
-options {
-    directory "$WORK";
-    pid-file "$WORK/named.pid";
-    session-keyfile "$WORK/session.key";
-    managed-keys-directory "$WORK";
-    listen-on port $DNS_PORT { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    allow-query { any; };
-    dnssec-validation no;
-    notify no;
-};
-controls { };
-zone "$ZONE" { type primary; file "$WORK/$ZONE.zone"; };
-zone "com" { type primary; file "$WORK/com.zone"; };
-EOF
-# -g: foreground, log to stderr; -4: no IPv6 sockets; -n 1: one worker (2-core machine).
-(cd "$WORK" && exec named -g -4 -n 1 -c "$WORK/named.conf" -p "$DNS_PORT") >"$WORK/named.log" 2>&1 &
-NAMED_PID=$!
-for i in $(seq 150); do
-    if [ -n "$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 +norecurse "$ZONE" SOA 2>/dev/null)" ]; then
-        break
-    fi
-    kill -0 "$NAMED_PID" 2>/dev/null || { log "named exited during start-up"; exit 1; }
-    [ "$i" -eq 150 ] && { log "named not answering after 30 s"; exit 1; }
-    sleep 0.2
-done
+# ---- BIND9 (scripts/lib/bind9.sh) ---------------------------------------------------------
+# shellcheck source=lib/bind9.sh
+source "$ROOT/scripts/lib/bind9.sh"
+bind9_start "$ZONE"
 log "BIND9 on 127.0.0.1:$DNS_PORT"
 
 # ---- hanko -----------------------------------------------------------------------------------
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-bench-XXXXXX")
 PORT=$(free_port)
 HTTP01_PORT=$(free_port)
-TLSALPN_PORT=$(free_port)
 # Only our settings reach the server, not an operator's HANKO_* from this shell.
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
 (
     cd "$DATA"
-    export HANKO_SERVER__LISTEN="127.0.0.1:$PORT" \
-        HANKO_STORAGE__DATA_DIR="$DATA/data" \
-        HANKO_VALIDATION__HTTP01_PORT="$HTTP01_PORT" \
-        HANKO_VALIDATION__TLSALPN01_PORT="$TLSALPN_PORT" \
-        HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$DNS_PORT\"]" \
-        HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
-        HANKO_LOG__LEVEL=warn
+    hanko_dev_env "$PORT" "$DATA/data" "$HTTP01_PORT" "$DNS_PORT"
     exec "$HANKO" serve
 ) >"$DATA/hanko.log" 2>&1 &
 HANKO_PID=$!

@@ -31,6 +31,8 @@ done
 
 # shellcheck source=lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
+# shellcheck source=lib/hanko.sh
+source "$ROOT/scripts/lib/hanko.sh"
 
 # ---- BIND9 -------------------------------------------------------------------------------
 # shellcheck source=lib/bind9.sh
@@ -44,14 +46,7 @@ HTTP01_PORT=$(free_port)
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
 (
     cd "$DATA"
-    export HANKO_SERVER__LISTEN="127.0.0.1:$PORT" \
-        HANKO_SERVER__HTTP_LISTEN="127.0.0.1:$(free_port)" \
-        HANKO_STORAGE__DATA_DIR="$DATA/data" \
-        HANKO_VALIDATION__HTTP01_PORT="$HTTP01_PORT" \
-        HANKO_VALIDATION__TLSALPN01_PORT="$(free_port)" \
-        HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$DNS_PORT\"]" \
-        HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
-        HANKO_LOG__LEVEL=warn
+    hanko_dev_env "$PORT" "$DATA/data" "$HTTP01_PORT" "$DNS_PORT"
     exec "$HANKO" serve
 ) >"$DATA/hanko.log" 2>&1 &
 HANKO_PID=$!
