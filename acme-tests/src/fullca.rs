@@ -43,6 +43,21 @@ impl LogSpec {
         }
     }
 
+    /// Three well-behaved logs of three operators ("log-A" of "Operator A", …): enough for
+    /// the CT policy of every profile, as the benchmarks use them.
+    pub fn three_operators() -> Vec<LogSpec> {
+        ["A", "B", "C"]
+            .iter()
+            .map(|op| {
+                LogSpec::new(
+                    &format!("log-{op}"),
+                    &format!("Operator {op}"),
+                    LogBehaviour::Normal,
+                )
+            })
+            .collect()
+    }
+
     pub fn timeout_ms(mut self, ms: u64) -> LogSpec {
         self.timeout_ms = ms;
         self

@@ -12,7 +12,6 @@
 //!
 //! Usage: bench_fullca --out DIR   (`$HANKO_BIN` is the hanko that does the ceremonies)
 
-use acme_tests::ctlog::LogBehaviour;
 use acme_tests::fullca::{FullCa, Hierarchy, LogSpec};
 use anyhow::{bail, Context, Result};
 use std::fmt::Write;
@@ -35,16 +34,7 @@ fn sh_quote(value: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<()> {
     let out = out_dir()?;
-    let logs: Vec<LogSpec> = ["A", "B", "C"]
-        .iter()
-        .map(|op| {
-            LogSpec::new(
-                &format!("log-{op}"),
-                &format!("Operator {op}"),
-                LogBehaviour::Normal,
-            )
-        })
-        .collect();
+    let logs = LogSpec::three_operators();
     // Signal handlers first: a SIGTERM during the ceremonies must still drop `FullCa`.
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;

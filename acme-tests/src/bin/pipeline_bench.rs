@@ -10,7 +10,6 @@
 //! Usage: pipeline_bench [--orders N (400)] [--concurrency C (16)] [--hierarchy ecdsa|rsa]
 
 use acme_tests::acme_client::{b64, Account, AcmeClient, Key};
-use acme_tests::ctlog::LogBehaviour;
 use acme_tests::fullca::{FullCa, Hierarchy, LogSpec};
 use acme_tests::http01::Http01Responder;
 use acme_tests::rig::{Rig, DEFAULT_HOSTS};
@@ -41,19 +40,6 @@ fn parse_args() -> Result<(usize, usize, Hierarchy)> {
         }
     }
     Ok((orders, concurrency.max(1), hierarchy))
-}
-
-fn logs() -> Vec<LogSpec> {
-    ["A", "B", "C"]
-        .iter()
-        .map(|op| {
-            LogSpec::new(
-                &format!("log-{op}"),
-                &format!("Operator {op}"),
-                LogBehaviour::Normal,
-            )
-        })
-        .collect()
 }
 
 fn csr(names: &[&str]) -> Result<Vec<u8>> {
@@ -150,7 +136,7 @@ fn step_report(metrics: &str) -> Vec<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let (orders, concurrency, hierarchy) = parse_args()?;
-    let logs = logs();
+    let logs = LogSpec::three_operators();
     eprintln!("pipeline_bench: setting up SoftHSM2, ceremonies, 3 CT logs, BIND9 …");
     let ca = FullCa::prepare(hierarchy, &logs).await?;
     let server = ca.start(&logs).await?;
