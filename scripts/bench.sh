@@ -49,27 +49,7 @@ bind9_start "$ZONE"
 log "BIND9 on 127.0.0.1:$DNS_PORT"
 
 # ---- hanko -----------------------------------------------------------------------------------
-DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-bench-XXXXXX")
-PORT=$(free_port)
-HTTP01_PORT=$(free_port)
-# Only our settings reach the server, not an operator's HANKO_* from this shell.
-while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
-(
-    cd "$DATA"
-    hanko_dev_env "$PORT" "$DATA/data" "$HTTP01_PORT" "$DNS_PORT"
-    exec "$HANKO" serve
-) >"$DATA/hanko.log" 2>&1 &
-HANKO_PID=$!
-BASE="https://127.0.0.1:$PORT"
-ROOT_PEM="$DATA/data/ca/root.pem"
-for i in $(seq 300); do
-    if [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1; then
-        break
-    fi
-    kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
-    [ "$i" -eq 300 ] && { log "hanko not healthy after 60 s"; exit 1; }
-    sleep 0.2
-done
+hanko_dev_start "$HANKO" hanko-bench
 log "hanko on $BASE (pid $HANKO_PID, http-01 port $HTTP01_PORT)"
 
 # ---- wrk -------------------------------------------------------------------------------------

@@ -40,24 +40,7 @@ source "$ROOT/scripts/lib/bind9.sh"
 bind9_start "$ZONE"
 
 # ---- hanko -------------------------------------------------------------------------------
-DATA=$(mktemp -d "${TMPDIR:-/tmp}/hanko-load-XXXXXX")
-PORT=$(free_port)
-HTTP01_PORT=$(free_port)
-while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
-(
-    cd "$DATA"
-    hanko_dev_env "$PORT" "$DATA/data" "$HTTP01_PORT" "$DNS_PORT"
-    exec "$HANKO" serve
-) >"$DATA/hanko.log" 2>&1 &
-HANKO_PID=$!
-BASE="https://127.0.0.1:$PORT"
-ROOT_PEM="$DATA/data/ca/root.pem"
-for i in $(seq 300); do
-    [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1 && break
-    kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
-    [ "$i" -eq 300 ] && { log "hanko not healthy after 60 s"; exit 1; }
-    sleep 0.2
-done
+hanko_dev_start "$HANKO" hanko-load
 log "hanko ($PROFILE) on $BASE, BIND9 on 127.0.0.1:$DNS_PORT, http-01 on 127.0.0.1:$HTTP01_PORT"
 
 # ---- hanko-load --------------------------------------------------------------------------

@@ -17,3 +17,31 @@ hanko_dev_env() {
         HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
         HANKO_LOG__LEVEL=warn
 }
+
+# hanko_dev_start BINARY NAME: start `BINARY serve` in development mode (a fresh data
+# directory, only our HANKO_* settings, validation through $DNS_PORT) and wait until it is
+# healthy. Sets DATA, PORT, HTTP01_PORT, HANKO_PID, BASE and ROOT_PEM; the log is
+# $DATA/hanko.log. Needs `log`, `free_port` and $DNS_PORT (scripts/lib/bind9.sh).
+hanko_dev_start() {
+    local binary=$1 name=$2 i
+    DATA=$(mktemp -d "${TMPDIR:-/tmp}/$name-XXXXXX")
+    PORT=$(free_port)
+    HTTP01_PORT=$(free_port)
+    (
+        # Only our settings reach the server, not an operator's HANKO_* from this shell.
+        while read -r var; do unset "$var"; done < <(compgen -e | grep '^HANKO_' || true)
+        cd "$DATA"
+        hanko_dev_env "$PORT" "$DATA/data" "$HTTP01_PORT" "$DNS_PORT"
+        exec "$binary" serve
+    ) >"$DATA/hanko.log" 2>&1 &
+    HANKO_PID=$!
+    BASE="https://127.0.0.1:$PORT"
+    ROOT_PEM="$DATA/data/ca/root.pem"
+    for i in $(seq 300); do
+        [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1 && return 0
+        kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
+        sleep 0.2
+    done
+    log "hanko not healthy after 60 s"
+    exit 1
+}
