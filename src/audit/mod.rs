@@ -6,9 +6,9 @@
 use crate::storage::entities::{audit_event, audit_head};
 use crate::storage::StorageError;
 use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -58,7 +58,9 @@ pub async fn append<C: ConnectionTrait>(
     let actor = actor.as_string();
     let details = details.to_string();
     let hash = event_hash(&head.hash, seq, at, &actor, event, &details);
-    audit_event::ActiveModel {
+    // Neither write reads its row back (sea-orm's `insert`/`update` would on SQLite): every
+    // state change appends here inside the single writer's transaction.
+    audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(seq),
         at: Set(at),
         actor: Set(actor),
@@ -66,13 +68,20 @@ pub async fn append<C: ConnectionTrait>(
         details: Set(details),
         prev_hash: Set(head.hash.clone()),
         hash: Set(hash.clone()),
-    }
-    .insert(txn)
+    })
+    .exec_without_returning(txn)
     .await?;
-    let mut head = head.into_active_model();
-    head.seq = Set(seq);
-    head.hash = Set(hash);
-    head.update(txn).await?;
+    let moved = audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Seq, Expr::value(seq))
+        .col_expr(audit_head::Column::Hash, Expr::value(hash))
+        .filter(audit_head::Column::Id.eq(head.id))
+        .exec(txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(StorageError::Corrupt(
+            "audit chain head row vanished during the append".to_string(),
+        ));
+    }
     Ok(seq)
 }
 

@@ -5,8 +5,7 @@
 
 use der::asn1::ObjectIdentifier;
 use pkcs8::DecodePublicKey;
-use sha2::{Digest, Sha256, Sha384, Sha512};
-use signature::hazmat::PrehashVerifier;
+use sha2::{Sha256, Sha384, Sha512};
 use spki::{AlgorithmIdentifier, SubjectPublicKeyInfoRef};
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -24,14 +23,6 @@ enum Hash {
     Sha256,
     Sha384,
     Sha512,
-}
-
-fn digest(hash: Hash, message: &[u8]) -> Vec<u8> {
-    match hash {
-        Hash::Sha256 => Sha256::digest(message).to_vec(),
-        Hash::Sha384 => Sha384::digest(message).to_vec(),
-        Hash::Sha512 => Sha512::digest(message).to_vec(),
-    }
 }
 
 /// Verify `signature` over `message` by the key in `spki_der` under `algorithm`. The error
@@ -86,7 +77,7 @@ where
             .algorithm
             .parameters_oid()
             .map_err(|_| "EC key without a named curve".to_string())?;
-        verify_ecdsa(spki_der, curve, &digest(hash, message), signature)
+        verify_ecdsa(spki_der, curve, hash, message, signature)
     } else {
         Err(format!(
             "signature algorithm {oid} is not accepted (RSA PKCS#1 v1.5 with SHA-256/384/512, \
@@ -112,25 +103,43 @@ fn verify_rsa(spki_der: &[u8], hash: Hash, message: &[u8], sig: &[u8]) -> Result
 fn verify_ecdsa(
     spki_der: &[u8],
     curve: ObjectIdentifier,
-    prehash: &[u8],
+    hash: Hash,
+    message: &[u8],
     sig: &[u8],
 ) -> Result<(), String> {
+    use ring::signature as ring_sig;
     let bad_key = |_| "EC public key cannot be parsed".to_string();
     let bad_sig = |_| "malformed ECDSA signature (expected DER Ecdsa-Sig-Value)".to_string();
-    let no = |_| "signature does not verify".to_string();
-    // verify_prehash truncates a longer digest to the curve order (SEC 1 4.1.4), so P-256
-    // with SHA-384 and P-384 with SHA-256 (certbot's default) both work.
-    if curve == SECP256R1 {
-        let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der).map_err(bad_key)?;
-        let sig = p256::ecdsa::Signature::from_der(sig).map_err(bad_sig)?;
-        key.verify_prehash(prehash, &sig).map_err(no)
-    } else if curve == SECP384R1 {
-        let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der).map_err(bad_key)?;
-        let sig = p384::ecdsa::Signature::from_der(sig).map_err(bad_sig)?;
-        key.verify_prehash(prehash, &sig).map_err(no)
-    } else {
-        Err(format!(
-            "EC curve {curve} is not accepted (P-256, P-384 only)"
-        ))
-    }
+    // The point and the DER signature are checked with RustCrypto first, so a bad key or a
+    // malformed signature keeps its own message; the arithmetic is ring's (assembly P-256 and
+    // P-384): every issuance verifies the CSR and self-checks its precertificate, certificate
+    // and OCSP response, and the pure-Rust verify was the largest part of hanko's own CPU
+    // under load (issue #5, docs/PEERS.md). ring hashes the message itself and truncates a
+    // longer digest to the curve order (SEC 1 4.1.4), so P-256 with SHA-384 and P-384 with
+    // SHA-256 (certbot's default) both work.
+    let (point, algorithm): (Vec<u8>, &'static ring_sig::EcdsaVerificationAlgorithm) =
+        if curve == SECP256R1 {
+            let key = p256::PublicKey::from_public_key_der(spki_der).map_err(bad_key)?;
+            p256::ecdsa::Signature::from_der(sig).map_err(bad_sig)?;
+            let algorithm = match hash {
+                Hash::Sha384 => &ring_sig::ECDSA_P256_SHA384_ASN1,
+                _ => &ring_sig::ECDSA_P256_SHA256_ASN1,
+            };
+            (key.to_sec1_bytes().into_vec(), algorithm)
+        } else if curve == SECP384R1 {
+            let key = p384::PublicKey::from_public_key_der(spki_der).map_err(bad_key)?;
+            p384::ecdsa::Signature::from_der(sig).map_err(bad_sig)?;
+            let algorithm = match hash {
+                Hash::Sha384 => &ring_sig::ECDSA_P384_SHA384_ASN1,
+                _ => &ring_sig::ECDSA_P384_SHA256_ASN1,
+            };
+            (key.to_sec1_bytes().into_vec(), algorithm)
+        } else {
+            return Err(format!(
+                "EC curve {curve} is not accepted (P-256, P-384 only)"
+            ));
+        };
+    ring_sig::UnparsedPublicKey::new(algorithm, point)
+        .verify(message, sig)
+        .map_err(|_| "signature does not verify".to_string())
 }

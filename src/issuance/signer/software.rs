@@ -48,6 +48,11 @@ enum Key {
 pub struct SoftwareSigner {
     key: Key,
     spki_der: Vec<u8>,
+    /// The same EC key in ring, which signs: its assembly P-256/P-384 is several times
+    /// faster than the pure-Rust arithmetic, and a development CA signs a precertificate, a
+    /// certificate and an OCSP response for every issuance (issue #5, docs/PEERS.md). `key`
+    /// stays the source of truth (PKCS#8 export, kind).
+    ring_key: Option<ring::signature::EcdsaKeyPair>,
 }
 
 impl std::fmt::Debug for SoftwareSigner {
@@ -161,9 +166,32 @@ impl SoftwareSigner {
             }
         }
         .map_err(key_err)?;
+        let rng = ring::rand::SystemRandom::new();
+        let ring_key = match &key {
+            Key::P256(k) => Some(
+                ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &k.to_bytes(),
+                    k.verifying_key().to_encoded_point(false).as_bytes(),
+                    &rng,
+                ),
+            ),
+            Key::P384(k) => Some(
+                ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                    &k.to_bytes(),
+                    k.verifying_key().to_encoded_point(false).as_bytes(),
+                    &rng,
+                ),
+            ),
+            Key::Rsa(_) => None,
+        }
+        .transpose()
+        .map_err(|e| SignerError::Key(format!("EC key refused by ring: {e}")))?;
         Ok(SoftwareSigner {
             key,
             spki_der: spki.into_vec(),
+            ring_key,
         })
     }
 
@@ -215,16 +243,21 @@ impl Signer for SoftwareSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         use signature::{SignatureEncoding, Signer as _};
         let fail = |e: signature::Error| SignerError::Failed(e.to_string());
-        // ECDSA per RFC 6979 (deterministic k), hashed with the curve's own digest; X.509
-        // carries the DER Ecdsa-Sig-Value (RFC 5758 3.2).
+        // ECDSA hashed with the curve's own digest (SHA-256 for P-256, SHA-384 for P-384);
+        // X.509 carries the DER Ecdsa-Sig-Value (RFC 5758 3.2), which is ring's ASN.1 form.
+        // k comes from the OS CSPRNG through ring.
+        if let Some(ring_key) = &self.ring_key {
+            let rng = ring::rand::SystemRandom::new();
+            return ring_key
+                .sign(&rng, message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| SignerError::Failed("ECDSA signing failed".to_string()));
+        }
         Ok(match &self.key {
-            Key::P256(k) => {
-                let sig: p256::ecdsa::Signature = k.try_sign(message).map_err(fail)?;
-                sig.to_der().to_vec()
-            }
-            Key::P384(k) => {
-                let sig: p384::ecdsa::Signature = k.try_sign(message).map_err(fail)?;
-                sig.to_der().to_vec()
+            Key::P256(_) | Key::P384(_) => {
+                return Err(SignerError::Failed(
+                    "EC key has no signing form".to_string(),
+                ))
             }
             Key::Rsa(k) => {
                 let key = rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone());

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 mod crl;
@@ -23,6 +23,25 @@ mod revoke;
 pub use revoke::*;
 
 type R<T> = Result<T, StorageError>;
+
+/// Write every column of a row by its primary key, without reading it back.
+///
+/// sea-orm's `ActiveModel::update` follows the UPDATE with a SELECT of the row on SQLite (no
+/// RETURNING there), and every statement is a round trip to the driver's worker thread while
+/// the transaction holds SQLite's single write lock: the re-read made each update cost two
+/// hand-offs on the path every issuance serialises on (issue #5, docs/PEERS.md). Callers
+/// already hold the model they wrote. A missing row is still an error, as with `update`.
+pub async fn update_row<A, C>(c: &C, m: A) -> R<()>
+where
+    A: ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    let statement = sea_orm::Update::one(m.reset_all()).build(c.get_database_backend());
+    if c.execute(statement).await?.rows_affected() == 0 {
+        return Err(sea_orm::DbErr::RecordNotUpdated.into());
+    }
+    Ok(())
+}
 
 // ---- accounts -------------------------------------------------------------------------------
 
@@ -48,8 +67,7 @@ pub async fn account_by_thumbprint<C: ConnectionTrait>(
 }
 
 pub async fn update_account<C: ConnectionTrait>(c: &C, m: account::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 // ---- orders ---------------------------------------------------------------------------------
@@ -82,8 +100,7 @@ pub async fn order<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<order::Model
 }
 
 pub async fn update_order<C: ConnectionTrait>(c: &C, m: order::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 /// One page of an account's order ids, newest first.
@@ -162,15 +179,15 @@ pub async fn authorizations_for_order<C: ConnectionTrait>(
     c: &C,
     order_id: &str,
 ) -> R<Vec<authorization::Model>> {
-    let ids: Vec<String> = order_authorization::Entity::find()
-        .filter(order_authorization::Column::OrderId.eq(order_id))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|l| l.authz_id)
-        .collect();
+    // One statement (a subquery), not two: this runs inside the writer's transaction each
+    // time a validation result moves an order.
+    let links = sea_orm::sea_query::Query::select()
+        .column(order_authorization::Column::AuthzId)
+        .from(order_authorization::Entity)
+        .and_where(order_authorization::Column::OrderId.eq(order_id))
+        .to_owned();
     let mut authzs = authorization::Entity::find()
-        .filter(authorization::Column::Id.is_in(ids))
+        .filter(authorization::Column::Id.in_subquery(links))
         .all(c)
         .await?;
     authzs.sort_by(|a, b| a.identifier.cmp(&b.identifier));
@@ -213,8 +230,7 @@ pub async fn valid_authorized_names<C: ConnectionTrait>(
 }
 
 pub async fn update_authorization<C: ConnectionTrait>(c: &C, m: authorization::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 pub async fn challenges_for_authz<C: ConnectionTrait>(
@@ -233,8 +249,7 @@ pub async fn challenge<C: ConnectionTrait>(c: &C, id: &str) -> R<Option<challeng
 }
 
 pub async fn update_challenge<C: ConnectionTrait>(c: &C, m: challenge::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 pub async fn challenges_with_status<C: ConnectionTrait>(
@@ -310,8 +325,7 @@ pub async fn certificate<C: ConnectionTrait>(
 }
 
 pub async fn update_certificate<C: ConnectionTrait>(c: &C, m: certificate::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 pub async fn serials_for_order<C: ConnectionTrait>(c: &C, order_id: &str) -> R<Vec<serial::Model>> {
@@ -340,8 +354,7 @@ pub async fn precertificate<C: ConnectionTrait>(
 }
 
 pub async fn update_precertificate<C: ConnectionTrait>(c: &C, m: precertificate::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 // ---- profiles ----------------------------------------------------------------------------------
@@ -358,8 +371,7 @@ pub async fn insert_profile<C: ConnectionTrait>(c: &C, m: profile::Model) -> R<(
 }
 
 pub async fn update_profile<C: ConnectionTrait>(c: &C, m: profile::Model) -> R<()> {
-    m.into_active_model().reset_all().update(c).await?;
-    Ok(())
+    update_row(c, m.into_active_model()).await
 }
 
 // ---- organizations -----------------------------------------------------------------------------
