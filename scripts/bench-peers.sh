@@ -30,6 +30,9 @@
 #   idle RSS      VmRSS 2 s after the server answers its directory, before the load;
 #   peak RSS      VmHWM at the end of the run (includes start-up);
 #   CPU s/iss.    utime+stime (+ reaped children) delta over the run / successful issuances.
+#   load ms/iss   hanko-load's own CPU (its --summary-json `cpu_ticks`) / successful issuances:
+#                 the load generator shares the cores, so (cores x 1000) / (server + load
+#                 ms/iss) bounds the issuances/s any server can reach on this machine.
 #   RSS and CPU cover the server's process tree: the server, plus for `full` its pkilint
 #   worker (python); never hanko-load, BIND9 or the CT logs (outside services, as in production).
 # The table gives the median over rounds of each figure, and Hanko/Pebble ratios.
@@ -264,14 +267,17 @@ def runs(server):
             "idle MB": proc["idle_rss_kb"] / 1024,
             "peak MB": proc["peak_rss_kb"] / 1024,
             "CPU ms/iss": proc["cpu_seconds"] / ok * 1000 if ok else float("nan"),
+            # hanko-load's own CPU (it shares the machine's cores with the server).
+            "load ms/iss": (load["cpu_ticks"] / os.sysconf("SC_CLK_TCK") / ok * 1000
+                            if ok and load.get("cpu_ticks") is not None else float("nan")),
             "errors": load["failed"],
             "_ok": ok, "_errs": load["errors"], "_last": max(ends) / 1000 if ends else 0.0,
         })
     return out
-cols = ["iss/s", "fin p50 ms", "fin p99 ms", "e2e p50 ms", "e2e p99 ms", "idle MB", "peak MB", "CPU ms/iss", "errors"]
+cols = ["iss/s", "fin p50 ms", "fin p99 ms", "e2e p50 ms", "e2e p99 ms", "idle MB", "peak MB", "CPU ms/iss", "load ms/iss", "errors"]
 names = {"pebble": "Pebble", "dev": "Hanko dev", "full": "Hanko full pipeline"}
 med = {s: {c: statistics.median([r[c] for r in runs(s)]) for c in cols} for s in servers if runs(s)}
-def row(label, vals, fmt="{:>11.1f}"):
+def row(label, vals, fmt="{:>12.1f}"):
     return f"{label:<27}" + "".join(fmt.format(vals[c]) for c in cols)
 if mode == "--long":
     r = runs(servers[0])[0]
@@ -282,8 +288,9 @@ if mode == "--long":
         print(f"  {e['count']:>6} {e['type']} ({e['step']})")
     sys.exit(0)
 n = min(len(runs(s)) for s in med)
-print(f"median over {n} round(s); finalize = finalize POST -> order valid; RSS and CPU of the server process tree")
-print(f"{'server':<27}" + "".join(f"{c:>11}" for c in cols))
+print(f"median over {n} round(s); finalize = finalize POST -> order valid; RSS and CPU of the server process tree; "
+      f"load = hanko-load's own CPU")
+print(f"{'server':<27}" + "".join(f"{c:>12}" for c in cols))
 for s in med:
     print(row(names.get(s, s), med[s]))
 if "pebble" in med:
@@ -291,7 +298,7 @@ if "pebble" in med:
         if s == "pebble":
             continue
         ratio = {c: (med[s][c] / med["pebble"][c] if med["pebble"][c] else float("nan")) for c in cols}
-        print(row(f"{names.get(s, s)} / Pebble", ratio, "{:>10.2f}x"))
+        print(row(f"{names.get(s, s)} / Pebble", ratio, "{:>11.2f}x"))
 for s in med:
     for i, r in enumerate(runs(s), 1):
         if any(e["type"] == "timeout" for e in r["_errs"]):

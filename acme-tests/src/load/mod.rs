@@ -229,6 +229,8 @@ fn finish(
     wall: Duration,
     ramp: Duration,
 ) -> Result<RunResult> {
+    // Taken before the report and chart are drawn: the CPU of the load itself.
+    let cpu_ticks = report::own_cpu_ticks();
     outcomes.sort_by_key(|o| o.index);
     let summary = report::summarize(&outcomes, wall, ramp);
     let mode = match args.rate {
@@ -265,7 +267,8 @@ fn finish(
         }
     }
     if let Some(path) = &args.summary_json {
-        let json = report::summary_json(&outcomes, &summary, &args.label);
+        let mut json = report::summary_json(&outcomes, &summary, &args.label);
+        json["cpu_ticks"] = cpu_ticks.into();
         std::fs::write(path, format!("{json:#}\n"))
             .with_context(|| format!("writing {}", path.display()))?;
     }

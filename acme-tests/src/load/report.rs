@@ -115,6 +115,20 @@ pub fn render(outcomes: &[Outcome], summary: &Summary, header: &str) -> String {
     out
 }
 
+/// hanko-load's own CPU time so far (user + system, in clock ticks: /proc/self/stat fields
+/// 14 and 15, proc(5)), or None off Linux. On a machine the server shares, the load
+/// generator's share of the cores bounds what any server can reach (docs/PEERS.md).
+pub fn own_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so fields 14 and 15 are at indexes 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// The machine-readable summary (`--summary-json`), read by scripts/bench-peers.sh:
 /// issuances/s, per-step percentiles in milliseconds over the successful issuances (the
 /// same nearest-rank figures as the text report), and errors by problem type and step.
@@ -157,6 +171,25 @@ pub fn summary_json(outcomes: &[Outcome], summary: &Summary, label: &str) -> ser
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cpu_ticks_grow_with_work() {
+        let before = own_cpu_ticks().expect("/proc/self/stat");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut x = 0u64;
+        // Busy until the counter moves (one tick is 10 ms of CPU at USER_HZ 100); the
+        // deadline only bounds a counter that never moves, whatever the machine's load.
+        while own_cpu_ticks().expect("/proc/self/stat") == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "CPU ticks never moved"
+            );
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        assert!(own_cpu_ticks().expect("/proc/self/stat") > before, "{x}");
+    }
 
     #[test]
     fn nearest_rank() {
