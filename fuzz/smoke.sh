@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # libFuzzer smoke run on STABLE Rust (docs/FUZZING.md): every target for a few seconds with
-# `--sanitizer none` (cargo-fuzz then passes no -Z flag, so no nightly is needed). Not part of
-# scripts/test.sh: the cold cost (cargo-fuzz install + an instrumented release build of the
-# whole dependency tree) is well over the suite's budget; tests/fuzz_corpus.rs is the part
-# that always runs. Usage: fuzz/smoke.sh [seconds per target, default 5]
+# `--sanitizer none` (cargo-fuzz then passes no -Z flag, so no nightly is needed). The last
+# step of scripts/test.sh, after tests/fuzz_corpus.rs: 4 targets x 5 s. Its cold cost is
+# cargo-fuzz's install (once per machine) and an instrumented release build of the whole
+# dependency tree in fuzz/target (once per clone). Usage: fuzz/smoke.sh [seconds per target,
+# default 5]
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-5}

@@ -20,9 +20,10 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # --- 1. System packages --------------------------------------------------------------
 # Debian package names; the binaries the tests call are certbot, lego, named, nsupdate,
-# dig, openssl, softhsm2-util, and PostgreSQL's initdb/pg_ctl/psql.
+# dig, openssl, softhsm2-util, and PostgreSQL's initdb/pg_ctl/psql; g++ builds libFuzzer
+# (libfuzzer-sys) for the fuzz smoke run.
 PACKAGES=(certbot python3-certbot-dns-rfc2136 lego bind9 bind9-utils bind9-dnsutils
-          postgresql softhsm2 openssl python3-venv)
+          postgresql softhsm2 openssl python3-venv g++)
 
 install_packages() {
     local missing=() pkg
@@ -117,6 +118,16 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     log "cargo test (cargo-nextest not installed)"
     cargo test --locked --workspace --no-fail-fast "$@" || status=$?
+fi
+
+# --- 6. libFuzzer smoke run (issue #5 item 4, docs/FUZZING.md) ---------------------------
+# Every cargo-fuzz target for 5 s from the committed corpus on stable Rust (`--sanitizer
+# none`); a crash fails the suite. fuzz/ is its own workspace with its own instrumented build
+# (fuzz/target), so this costs a cold build once per clone. tests/fuzz_corpus.rs (above)
+# already gave every seed its verdict. HANKO_TEST_SKIP_FUZZ=1 skips it for quick local runs.
+if [ "${HANKO_TEST_SKIP_FUZZ:-}" != 1 ]; then
+    log "libFuzzer smoke run (fuzz/smoke.sh 5)"
+    bash "$ROOT/fuzz/smoke.sh" 5 || status=$?
 fi
 log "tests finished with status $status"
 exit "$status"
