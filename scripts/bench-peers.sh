@@ -183,7 +183,8 @@ JSON
         export PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0
         exec pebble -config "$RUN_DIR/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT"
     ) >"$RUN_DIR/server.log" 2>&1 &
-    SERVER_PID=$!
+    # HANKO_PID: scripts/lib/processes.sh's cleanup stops whichever server runs on any exit.
+    SERVER_PID=$! HANKO_PID=$!
     DIRECTORY="https://127.0.0.1:$port/dir" BUNDLE="$DATA/pebble-tls/ca.pem"
     wait_ready pebble "$DIRECTORY" "$BUNDLE"
 }
@@ -276,18 +277,19 @@ def runs(server):
     return out
 cols = ["iss/s", "fin p50 ms", "fin p99 ms", "e2e p50 ms", "e2e p99 ms", "idle MB", "peak MB", "CPU ms/iss", "load ms/iss", "errors"]
 names = {"pebble": "Pebble", "dev": "Hanko dev", "full": "Hanko full pipeline"}
-med = {s: {c: statistics.median([r[c] for r in runs(s)]) for c in cols} for s in servers if runs(s)}
+R = {s: runs(s) for s in servers}  # each run's files read once
+med = {s: {c: statistics.median([r[c] for r in R[s]]) for c in cols} for s in servers if R[s]}
 def row(label, vals, fmt="{:>12.1f}"):
     return f"{label:<27}" + "".join(fmt.format(vals[c]) for c in cols)
 if mode == "--long":
-    r = runs(servers[0])[0]
+    r = R[servers[0]][0]
     print(f"Hanko dev, {r['_ok'] + r['errors']} issuances in a row: {r['errors']} errors, "
           f"{r['iss/s']:.1f} issuances/s, idle RSS {r['idle MB']:.1f} MB, peak RSS {r['peak MB']:.1f} MB, "
           f"finalize p99 {r['fin p99 ms']:.1f} ms, CPU {r['CPU ms/iss']:.2f} ms/issuance")
     for e in r["_errs"]:
         print(f"  {e['count']:>6} {e['type']} ({e['step']})")
     sys.exit(0)
-n = min(len(runs(s)) for s in med)
+n = min(len(R[s]) for s in med)
 print(f"median over {n} round(s); finalize = finalize POST -> order valid; RSS and CPU of the server process tree; "
       f"load = hanko-load's own CPU")
 print(f"{'server':<27}" + "".join(f"{c:>12}" for c in cols))
@@ -300,7 +302,7 @@ if "pebble" in med:
         ratio = {c: (med[s][c] / med["pebble"][c] if med["pebble"][c] else float("nan")) for c in cols}
         print(row(f"{names.get(s, s)} / Pebble", ratio, "{:>11.2f}x"))
 for s in med:
-    for i, r in enumerate(runs(s), 1):
+    for i, r in enumerate(R[s], 1):
         if any(e["type"] == "timeout" for e in r["_errs"]):
             print(f"  {names.get(s, s)} round {i}: stopped answering after {r['_last']:.1f} s "
                   f"({r['_ok']} issuances); iss/s is over that time")

@@ -5,7 +5,7 @@
 //! every certificate in it is downloadable from the server byte for byte, and the chart.
 
 use acme_tests::acme_client::{AcmeClient, Key};
-use acme_tests::ports::free_tcp_udp_port;
+use acme_tests::ports::{free_tcp_port, free_tcp_udp_port};
 use acme_tests::server::{HankoOptions, HankoServer};
 use acme_tests::{OrFail, Rig, RigOptions};
 use anyhow::{ensure, Context, Result};
@@ -46,11 +46,20 @@ async fn hanko_load_answers_dns01_with_its_own_dns_responder() {
         .context("scratch directory")
         .or_fail("scratch directory");
     let dns_port = dns_port.to_string();
+    // hanko-load always opens its http-01 responder: a free port, not the fixed default.
+    let http01_port = free_tcp_port().or_fail("free http-01 port").to_string();
     run_and_check(
         &server,
         &server.root_pem_path(),
         dir.path(),
-        &["--challenge", "dns-01", "--dns-port", &dns_port],
+        &[
+            "--challenge",
+            "dns-01",
+            "--dns-port",
+            &dns_port,
+            "--http01-port",
+            &http01_port,
+        ],
     )
     .await;
 }

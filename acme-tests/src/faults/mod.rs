@@ -11,7 +11,6 @@ pub mod dns;
 pub mod pg;
 pub mod report;
 
-use crate::ctlog::LogBehaviour;
 use crate::fullca::{FullCa, Hierarchy, LogSpec};
 use crate::ports::free_tcp_port;
 use crate::server::HankoServer;
@@ -82,20 +81,6 @@ impl FaultRun {
     }
 }
 
-fn log_specs() -> Vec<LogSpec> {
-    // Three operators; a 2 s per-log timeout keeps an outage from holding issuance long.
-    ["Argon", "Xenon", "Nimbus"]
-        .iter()
-        .map(|op| {
-            LogSpec::new(
-                &format!("{} 2026", op.to_lowercase()),
-                op,
-                LogBehaviour::Normal,
-            )
-        })
-        .collect()
-}
-
 struct Rig {
     ca: FullCa,
     specs: Vec<LogSpec>,
@@ -115,7 +100,7 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     let tmp = tempfile::Builder::new().prefix("hanko-faults-").tempdir()?;
     let out = args.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&out)?;
-    let specs = log_specs();
+    let specs = LogSpec::three_operators();
     let ca = FullCa::prepare(Hierarchy::Ecdsa, &specs).await?;
     let pg = pg::OwnedPostgres::start().await?;
     std::fs::create_dir_all(ca.work_dir())?;
@@ -188,7 +173,8 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
         note: format!("restart took {:.1} s", t1.elapsed().as_secs_f64()),
     });
 
-    tokio::time::sleep(calm).await;
+    settle(t1, &mut next);
+    tokio::time::sleep_until(next.into()).await;
     // (b) the database unavailable.
     let t0 = Instant::now();
     rig.pg.stop().await?;

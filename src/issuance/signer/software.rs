@@ -48,11 +48,34 @@ enum Key {
 pub struct SoftwareSigner {
     key: Key,
     spki_der: Vec<u8>,
-    /// The same EC key in ring, which signs: its assembly P-256/P-384 is several times
-    /// faster than the pure-Rust arithmetic, and a development CA signs a precertificate, a
-    /// certificate and an OCSP response for every issuance (issue #5, docs/PEERS.md). `key`
-    /// stays the source of truth (PKCS#8 export, kind).
-    ring_key: Option<ring::signature::EcdsaKeyPair>,
+    /// The form that signs, built once from `key` (which stays the source of truth for the
+    /// PKCS#8 export, kind and algorithm).
+    signing: Signing,
+}
+
+/// EC keys sign through ring: its assembly P-256/P-384 is several times faster than the
+/// pure-Rust arithmetic, and a development CA signs a precertificate, a certificate and an
+/// OCSP response for every issuance (issue #5, docs/PEERS.md). RSA keeps its PKCS#1 v1.5
+/// signing key, so a signature does not copy the private key.
+enum Signing {
+    Ecdsa(ring::signature::EcdsaKeyPair),
+    Rsa(rsa::pkcs1v15::SigningKey<Sha256>),
+}
+
+/// The ring key pair of an EC key (its private scalar and uncompressed public point).
+fn ring_key_pair(
+    algorithm: &'static ring::signature::EcdsaSigningAlgorithm,
+    scalar: &[u8],
+    point: &[u8],
+) -> Result<Signing, SignerError> {
+    ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+        algorithm,
+        scalar,
+        point,
+        &ring::rand::SystemRandom::new(),
+    )
+    .map(Signing::Ecdsa)
+    .map_err(|e| SignerError::Key(format!("EC key refused by ring: {e}")))
 }
 
 impl std::fmt::Debug for SoftwareSigner {
@@ -166,32 +189,23 @@ impl SoftwareSigner {
             }
         }
         .map_err(key_err)?;
-        let rng = ring::rand::SystemRandom::new();
-        let ring_key = match &key {
-            Key::P256(k) => Some(
-                ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
-                    &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-                    &k.to_bytes(),
-                    k.verifying_key().to_encoded_point(false).as_bytes(),
-                    &rng,
-                ),
-            ),
-            Key::P384(k) => Some(
-                ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
-                    &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-                    &k.to_bytes(),
-                    k.verifying_key().to_encoded_point(false).as_bytes(),
-                    &rng,
-                ),
-            ),
-            Key::Rsa(_) => None,
-        }
-        .transpose()
-        .map_err(|e| SignerError::Key(format!("EC key refused by ring: {e}")))?;
+        let signing = match &key {
+            Key::P256(k) => ring_key_pair(
+                &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                &k.to_bytes(),
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+            )?,
+            Key::P384(k) => ring_key_pair(
+                &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                &k.to_bytes(),
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+            )?,
+            Key::Rsa(k) => Signing::Rsa(rsa::pkcs1v15::SigningKey::new((**k).clone())),
+        };
         Ok(SoftwareSigner {
             key,
             spki_der: spki.into_vec(),
-            ring_key,
+            signing,
         })
     }
 
@@ -242,28 +256,19 @@ impl Signer for SoftwareSigner {
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         use signature::{SignatureEncoding, Signer as _};
-        let fail = |e: signature::Error| SignerError::Failed(e.to_string());
-        // ECDSA hashed with the curve's own digest (SHA-256 for P-256, SHA-384 for P-384);
-        // X.509 carries the DER Ecdsa-Sig-Value (RFC 5758 3.2), which is ring's ASN.1 form.
-        // k comes from the OS CSPRNG through ring.
-        if let Some(ring_key) = &self.ring_key {
-            let rng = ring::rand::SystemRandom::new();
-            return ring_key
-                .sign(&rng, message)
+        match &self.signing {
+            // ECDSA hashed with the curve's own digest (SHA-256 for P-256, SHA-384 for
+            // P-384); X.509 carries the DER Ecdsa-Sig-Value (RFC 5758 3.2), which is ring's
+            // ASN.1 form. k comes from the OS CSPRNG through ring.
+            Signing::Ecdsa(pair) => pair
+                .sign(&ring::rand::SystemRandom::new(), message)
                 .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| SignerError::Failed("ECDSA signing failed".to_string()));
+                .map_err(|_| SignerError::Failed("ECDSA signing failed".to_string())),
+            Signing::Rsa(k) => k
+                .try_sign(message)
+                .map(|sig| sig.to_vec())
+                .map_err(|e| SignerError::Failed(e.to_string())),
         }
-        Ok(match &self.key {
-            Key::P256(_) | Key::P384(_) => {
-                return Err(SignerError::Failed(
-                    "EC key has no signing form".to_string(),
-                ))
-            }
-            Key::Rsa(k) => {
-                let key = rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone());
-                key.try_sign(message).map_err(fail)?.to_vec()
-            }
-        })
     }
 
     fn is_hardware_backed(&self) -> bool {
