@@ -112,9 +112,11 @@ pub enum OrgCommand {
     /// Let an ACME account (its id, the last segment of its URL) order OV certificates for
     /// the organisation.
     Bind {
-        #[arg(long)]
+        // Ids are base64url (core::random_id), so one in 32 starts with '-': without
+        // allow_hyphen_values clap would read `--account -Lx…` as an unknown flag.
+        #[arg(long, allow_hyphen_values = true)]
         account: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         org: String,
         #[arg(long, default_value = "cli")]
         operator: String,

@@ -186,3 +186,38 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("audit chain BROKEN: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Account and organisation ids are base64url and may start with '-' (this broke a CI
+    /// run when an account id happened to be "-L…").
+    #[test]
+    fn org_bind_takes_ids_that_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "hanko",
+            "admin",
+            "org",
+            "bind",
+            "--account",
+            "-Lq3x",
+            "--org",
+            "-9_a",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Admin {
+                command:
+                    crate::admin::AdminCommand::Org {
+                        command: crate::admin::OrgCommand::Bind { account, org, .. },
+                    },
+                ..
+            } => {
+                assert_eq!(account, "-Lq3x");
+                assert_eq!(org, "-9_a");
+            }
+            _ => panic!("not org bind"),
+        }
+    }
+}
