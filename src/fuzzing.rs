@@ -86,43 +86,41 @@ pub fn csr(data: &[u8]) -> Verdict {
     }
 }
 
-/// The identifiers of a newOrder payload as `ra::Ra::check_identifiers` judges them.
+/// The identifiers of a newOrder payload.
 #[derive(Deserialize)]
 struct NewOrderIdentifiers {
     identifiers: Vec<Identifier>,
 }
 
-/// Identifier policy. Input starting with `{` is a newOrder payload (decoded as the handler
-/// does: strict JSON, then `identifiers`; accepted when it has at least one identifier and
-/// all pass); anything else is one `dns` identifier value (UTF-8).
+/// Identifier policy, exactly as newOrder applies it (`ra::check_identifiers` with the
+/// default `acme.max_identifiers`). Input starting with `{` is a newOrder payload (decoded as
+/// the handler does: strict JSON, then `identifiers`); anything else is one `dns` identifier
+/// value (UTF-8).
 pub fn identifier(data: &[u8]) -> Verdict {
-    if data.first() == Some(&b'{') {
+    let identifiers = if data.first() == Some(&b'{') {
         let Ok(value) = crate::acme::jws::json_no_duplicates(data) else {
             return Verdict::Rejected;
         };
         let Ok(order) = serde_json::from_value::<NewOrderIdentifiers>(value) else {
             return Verdict::Rejected;
         };
-        let mut all = !order.identifiers.is_empty();
-        for ident in order.identifiers {
-            all &= check_one(ident);
+        order.identifiers
+    } else {
+        match std::str::from_utf8(data) {
+            Ok(name) => vec![Identifier::dns(name)],
+            Err(_) => return Verdict::Rejected,
         }
-        return verdict(all);
-    }
-    match std::str::from_utf8(data) {
-        Ok(name) => verdict(check_one(Identifier::dns(name))),
-        Err(_) => Verdict::Rejected,
-    }
-}
-
-/// One identifier, lower-cased as the RA stores it; invariants of what policy accepts.
-fn check_one(ident: Identifier) -> bool {
-    let ident = Identifier {
-        kind: ident.kind,
-        value: names::normalize(&ident.value),
     };
-    let accepted = names::check_identifier(&ident).is_ok();
-    if accepted {
+    let max = crate::config::AcmeConfig::default().max_identifiers;
+    let Ok(accepted) = crate::ra::check_identifiers(identifiers, max) else {
+        return Verdict::Rejected;
+    };
+    assert!(!accepted.is_empty() && accepted.len() <= max);
+    for pair in accepted.windows(2) {
+        // Sorted and without duplicates: each name gets one authorization.
+        assert!(pair[0].value < pair[1].value, "{pair:?}");
+    }
+    for ident in &accepted {
         let name = &ident.value;
         assert_eq!(ident.kind, "dns");
         assert!(name.is_ascii() && name.len() <= 253, "{name:?}");
@@ -135,7 +133,7 @@ fn check_one(ident: Identifier) -> bool {
         // Case-insensitive (RFC 4343): the stored form is already normalized.
         assert_eq!(names::normalize(name), *name);
     }
-    accepted
+    Verdict::Accepted
 }
 
 /// The issuer the `ocsp_request` seeds ask about: a P-256 test CA (CN "Hanko Fuzz Test CA",

@@ -113,6 +113,9 @@ pub struct Bind9 {
     key: TsigKey,
     zones: Vec<Zone>,
     dir: TempDir,
+    conf: PathBuf,
+    /// How often `start_again` spawned named (names each restart's log file).
+    restarts: usize,
 }
 
 impl Bind9 {
@@ -150,14 +153,7 @@ impl Bind9 {
             }
         }
         let conf = write_config(dir.path(), port, &key, &all_zones)?;
-        let mut command = std::process::Command::new(named);
-        // -g: foreground, log to stderr; -4: no IPv6 sockets; -n 1: one worker (2-core CI).
-        command
-            .args(["-g", "-4", "-n", "1", "-c"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(port.to_string())
-            .current_dir(dir.path());
+        let command = named_command(named, &conf, port, dir.path());
         let daemon = Daemon::spawn("named", command, &dir.path().join("named.log"))?;
         let mut bind = Bind9 {
             daemon,
@@ -165,6 +161,8 @@ impl Bind9 {
             key,
             zones: all_zones,
             dir,
+            conf,
+            restarts: 0,
         };
         match bind.wait_ready(zones).await {
             Ok(()) => Ok(bind),
@@ -173,6 +171,45 @@ impl Bind9 {
                 Err(e.context(format!(
                     "named on 127.0.0.1:{port} not ready\n--- named log ---\n{log}"
                 )))
+            }
+        }
+    }
+
+    /// Stop named cleanly (SIGTERM; SIGKILL after 10 s), as in a resolver outage: queries go
+    /// unanswered until `start_again`.
+    pub fn stop(&mut self) -> Result<()> {
+        self.daemon.terminate(Duration::from_secs(10))?;
+        Ok(())
+    }
+
+    /// Start named again after `stop`: the same port, configuration and zones (journals of
+    /// dynamic updates included), ready when every zone answers. The stopped process may hold
+    /// the port for a moment, so a start that finds it taken is retried for up to 60 s.
+    pub async fn start_again(&mut self) -> Result<()> {
+        let named = require_tool("named")?;
+        let zones = self.zones.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            self.restarts += 1;
+            let log = self
+                .dir
+                .path()
+                .join(format!("named-restart-{}.log", self.restarts));
+            let command = named_command(&named, &self.conf, self.port, self.dir.path());
+            self.daemon = Daemon::spawn("named", command, &log)?;
+            match self.wait_ready(&zones).await {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() >= deadline => {
+                    let tail = self.daemon.log_tail(LOG_TAIL_LINES);
+                    return Err(e.context(format!(
+                        "named did not come back on port {}\n--- named log ---\n{tail}",
+                        self.port
+                    )));
+                }
+                Err(_) => {
+                    let _ = self.daemon.kill();
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
         }
     }
@@ -305,6 +342,18 @@ fn work_dir() -> Result<TempDir> {
         .prefix("hanko-bind-")
         .tempdir()
         .context("creating BIND9 work directory")
+}
+
+/// named in the foreground (-g, log to stderr), IPv4 only (-4), one worker (-n 1: 2-core CI).
+fn named_command(named: &Path, conf: &Path, port: u16, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(named);
+    command
+        .args(["-g", "-4", "-n", "1", "-c"])
+        .arg(conf)
+        .arg("-p")
+        .arg(port.to_string())
+        .current_dir(dir);
+    command
 }
 
 fn write_config(dir: &Path, port: u16, key: &TsigKey, zones: &[Zone]) -> Result<PathBuf> {

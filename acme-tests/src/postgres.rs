@@ -66,17 +66,28 @@ fn psql() -> Result<PathBuf> {
     }
     // Debian puts the versioned binaries here; the /usr/bin wrappers need
     // postgresql-client-common, which a minimal install may lack.
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+    versioned_tool("psql")
+}
+
+/// `tool` from the newest /usr/lib/postgresql/<major>/bin that has it (Debian's layout; the
+/// majors compare as numbers, so 16 is newer than 9).
+pub fn versioned_tool(tool: &str) -> Result<PathBuf> {
+    let found = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin/psql"))
-                .filter(|p| p.is_file())
-                .collect()
+                .filter_map(|e| {
+                    let major = e.file_name().to_str()?.parse::<u32>().ok()?;
+                    let path = e.path().join("bin").join(tool);
+                    path.is_file().then_some((major, path))
+                })
+                .max_by_key(|(major, _)| *major)
         })
-        .unwrap_or_default();
-    found.sort();
-    found.pop().context("psql not found (install postgresql)")
+        .ok()
+        .flatten();
+    found
+        .map(|(_, path)| path)
+        .with_context(|| format!("{tool} not found under /usr/lib/postgresql (install postgresql)"))
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

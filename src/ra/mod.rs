@@ -18,6 +18,7 @@ pub mod revoke_write;
 mod views;
 
 pub use accounts::{NewAccount, NewAccountOutcome};
+pub use orders::check_identifiers;
 pub use revoke::{RevocationRequester, RevokeRequest};
 pub use views::{AccountView, AuthorizationView, ChallengeView, OrderView};
 

@@ -3,46 +3,14 @@
 //! ACME with the issuing account), no serial used twice, no order left `processing`.
 
 use super::pg::OwnedPostgres;
+use crate::load::flow::{serial_hex, Issued};
 use crate::load::http::Tls;
 use anyhow::{Context, Result};
 use instant_acme::{Account, AccountCredentials};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-
-/// One certificate hanko-load received (a line of its certs.jsonl).
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub serial: String,
-    pub chain_pem: String,
-    pub order_url: String,
-    pub account_credentials: String,
-}
-
-pub fn read_received(certs_jsonl: &Path) -> Result<Vec<Received>> {
-    let text = std::fs::read_to_string(certs_jsonl)
-        .with_context(|| format!("reading {}", certs_jsonl.display()))?;
-    let field = |v: &serde_json::Value, k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).context("certs.jsonl line")?;
-            Ok(Received {
-                serial: field(&v, "serial"),
-                chain_pem: field(&v, "chain_pem"),
-                order_url: field(&v, "order_url"),
-                account_credentials: field(&v, "account_credentials"),
-            })
-        })
-        .collect()
-}
 
 /// What the checks found; every list should be empty.
 #[derive(Debug, Default)]
@@ -74,13 +42,11 @@ fn hex_of(field: &str) -> Vec<u8> {
 }
 
 fn der_serial(der: &[u8]) -> Option<String> {
-    x509_parser::parse_x509_certificate(der)
-        .ok()
-        .map(|(_, c)| hex::encode(c.raw_serial()))
+    serial_hex(der).ok()
 }
 
 /// Database against what was received, and serial uniqueness everywhere.
-pub async fn check_database(pg: &OwnedPostgres, received: &[Received]) -> Result<Findings> {
+pub async fn check_database(pg: &OwnedPostgres, received: &[&Issued]) -> Result<Findings> {
     let mut f = Findings {
         received: received.len(),
         ..Findings::default()
@@ -148,7 +114,7 @@ pub async fn check_database(pg: &OwnedPostgres, received: &[Received]) -> Result
         .map(|r| (r[0].clone(), r[1].parse().unwrap_or(0)))
         .collect();
     let mut seen = HashSet::new();
-    for r in received {
+    for &r in received {
         if !seen.insert(r.serial.clone()) {
             f.duplicate_serials
                 .push(format!("hanko-load received serial {} twice", r.serial));
@@ -171,13 +137,13 @@ pub async fn check_database(pg: &OwnedPostgres, received: &[Received]) -> Result
 /// restarted server: order URL → certificate URL → chain, compared byte for byte.
 pub async fn check_downloads(
     tls: &Tls,
-    received: &[Received],
+    received: &[&Issued],
     f: &mut Findings,
     concurrency: usize,
 ) -> Result<()> {
     let gate = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for r in received.iter().cloned() {
+    for r in received.iter().map(|&r| r.clone()) {
         let (gate, tls) = (gate.clone(), tls.clone());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -195,7 +161,7 @@ pub async fn check_downloads(
     Ok(())
 }
 
-async fn download(tls: &Tls, r: &Received) -> Result<()> {
+async fn download(tls: &Tls, r: &Issued) -> Result<()> {
     // A few tries: the server was just restarted and may be busy with the sweep.
     let mut last = None;
     for _ in 0..3 {

@@ -68,13 +68,17 @@ pub struct FaultRun {
     pub panics: usize,
     pub leaky_5xx: Vec<String>,
     pub recovery_deadline: Duration,
+    /// Submissions the CT log in outage answered with 503: shows the fault met traffic.
+    pub ct_refused: u64,
 }
 
 impl FaultRun {
-    /// Every invariant held.
+    /// Every invariant held, and the CT fault met traffic (else it proved nothing).
     pub fn ok(&self) -> bool {
         self.findings.ok()
+            && self.ct_refused > 0
             && self.stuck_orders == 0
+            && self.stuck_challenges == 0
             && self.audit_ok
             && self.panics == 0
             && self.leaky_5xx.is_empty()
@@ -112,7 +116,7 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     opts.status_port = Some(free_tcp_port()?);
     let http01 = free_tcp_port()?;
     opts.http01_port = Some(http01);
-    let rig = Rig {
+    let mut rig = Rig {
         ca,
         specs,
         pg,
@@ -197,6 +201,7 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     tokio::time::sleep(hold).await;
     rig.ca.logs[0].set_unavailable(false);
     let t1 = Instant::now();
+    let ct_refused = rig.ca.logs[0].refused_count();
     windows.push(FaultWindow {
         name: "CT log 503",
         start: at(t0),
@@ -204,27 +209,26 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
         note: format!(
             "{} answered 503 to {} submissions",
             rig.ca.logs[0].name(),
-            rig.ca.logs[0].refused_count()
+            ct_refused
         ),
     });
     settle(t1, &mut next);
     tokio::time::sleep_until(next.into()).await;
     // (c) the resolver down.
-    let mut dns = dns::DnsFault::new();
     let t0 = Instant::now();
-    dns.stop(&rig.ca.bind).await?;
+    dns::stop(&mut rig.ca.bind).await?;
     tokio::time::sleep(hold).await;
     let t1 = Instant::now();
-    dns.start(&rig.ca.bind).await?;
+    dns::start(&mut rig.ca.bind).await?;
     windows.push(FaultWindow {
         name: "DNS resolver down",
         start: at(t0),
         end: at(t1),
-        note: "named stopped (SIGTERM), restarted on the same port".to_string(),
+        note: "named stopped (SIGTERM) and silent, restarted on the same port".to_string(),
     });
 
     let load = load.await.context("load task")??;
-    finish(args, &rig, &server, windows, load).await
+    finish(args, &rig, &server, windows, load, ct_refused).await
 }
 
 async fn finish(
@@ -233,11 +237,16 @@ async fn finish(
     server: &HankoServer,
     windows: Vec<FaultWindow>,
     load: crate::load::RunResult,
+    ct_refused: u64,
 ) -> Result<FaultRun> {
     let recovery_deadline = Duration::from_secs_f64(args.recovery_deadline);
     let (settle, stuck_orders, stuck_challenges) =
         checks::wait_no_processing(&rig.pg, recovery_deadline).await?;
-    let received = checks::read_received(&certs_file(&load)?)?;
+    let received: Vec<&crate::load::flow::Issued> = load
+        .outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .collect();
     let mut findings = checks::check_database(&rig.pg, &received).await?;
     let tls = crate::load::http::Tls::from_bundle(&server.root_pem_path())?;
     checks::check_downloads(&tls, &received, &mut findings, 8).await?;
@@ -277,16 +286,8 @@ async fn finish(
         panics,
         leaky_5xx,
         recovery_deadline,
+        ct_refused,
     })
-}
-
-fn certs_file(load: &crate::load::RunResult) -> Result<PathBuf> {
-    // The report's last line names the certificate file.
-    load.report
-        .lines()
-        .find_map(|l| l.split("certificates: ").nth(1))
-        .map(|p| PathBuf::from(p.trim()))
-        .context("the load report names no certificate file")
 }
 
 /// A 5xx detail that names internals (the database, SQL, a pool, a file path).

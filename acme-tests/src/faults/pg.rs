@@ -26,20 +26,11 @@ fn is_root() -> bool {
 
 /// The newest /usr/lib/postgresql/<major>/bin holding initdb.
 fn bindir() -> Result<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .context("PostgreSQL server binaries not found (install postgresql)")?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").is_file())
-        .collect();
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    found.pop().context("no initdb under /usr/lib/postgresql")
+    let initdb = crate::postgres::versioned_tool("initdb")?;
+    initdb
+        .parent()
+        .map(Path::to_path_buf)
+        .context("initdb has no parent directory")
 }
 
 impl OwnedPostgres {

@@ -372,7 +372,9 @@ fn csr(names: &[String]) -> Result<Vec<u8>, String> {
     crate::pki::csr_der(&key, &refs).map_err(|e| format!("CSR: {e:#}"))
 }
 
-fn serial_hex(der: &[u8]) -> Result<String, String> {
+/// Hex of a certificate's serial number bytes as in its DER, lowercase (the form hanko's
+/// `serials` table and `Issued::serial` use).
+pub fn serial_hex(der: &[u8]) -> Result<String, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| format!("parsing the leaf certificate: {e}"))?;
     Ok(hex::encode(cert.raw_serial()))
