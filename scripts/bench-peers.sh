@@ -146,23 +146,12 @@ tree_cpu_ticks() {
 # ---- starting and stopping one server ----------------------------------------------------
 SERVER_PID= BASE= DIRECTORY= BUNDLE= HTTP01_PORT=
 stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    stop_pid "$SERVER_PID"
     SERVER_PID= HANKO_PID=
 }
 
 wait_ready() { # <what> <url> <bundle>
-    local i
-    for i in $(seq 600); do
-        [ -f "$3" ] && curl -fsS --max-time 5 --cacert "$3" "$2" >/dev/null 2>&1 && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || { log "$1 exited during start-up (log: $RUN_DIR/server.log)"; tail -n 30 "$RUN_DIR/server.log" >&2; exit 1; }
-        sleep 0.2
-    done
-    log "$1 not ready after 120 s"
-    exit 1
+    wait_healthy "$1" "$2" "$3" "$SERVER_PID" "$RUN_DIR/server.log" 120
 }
 
 start_pebble() {

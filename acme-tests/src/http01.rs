@@ -55,6 +55,11 @@ impl Http01Responder {
             .insert(token.to_string(), key_authorization.to_string());
     }
 
+    /// Stop serving `token` (its challenge is done).
+    pub fn remove(&self, token: &str) {
+        self.lock().tokens.remove(token);
+    }
+
     /// (Host, path) of every request received so far.
     pub fn requests(&self) -> Vec<(String, String)> {
         self.lock().requests.clone()

@@ -21,9 +21,9 @@ hanko_dev_env() {
 # hanko_dev_start BINARY NAME: start `BINARY serve` in development mode (a fresh data
 # directory, only our HANKO_* settings, validation through $DNS_PORT) and wait until it is
 # healthy. Sets DATA, PORT, HTTP01_PORT, HANKO_PID, BASE and ROOT_PEM; the log is
-# $DATA/hanko.log. Needs `log`, `free_port` and $DNS_PORT (scripts/lib/bind9.sh).
+# $DATA/hanko.log. Needs `log`, scripts/lib/processes.sh and $DNS_PORT (scripts/lib/bind9.sh).
 hanko_dev_start() {
-    local binary=$1 name=$2 i
+    local binary=$1 name=$2
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/$name-XXXXXX")
     PORT=$(free_port)
     HTTP01_PORT=$(free_port)
@@ -37,11 +37,5 @@ hanko_dev_start() {
     HANKO_PID=$!
     BASE="https://127.0.0.1:$PORT"
     ROOT_PEM="$DATA/data/ca/root.pem"
-    for i in $(seq 300); do
-        [ -f "$ROOT_PEM" ] && curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/health" >/dev/null 2>&1 && return 0
-        kill -0 "$HANKO_PID" 2>/dev/null || { log "hanko exited during start-up"; exit 1; }
-        sleep 0.2
-    done
-    log "hanko not healthy after 60 s"
-    exit 1
+    wait_healthy hanko "$BASE/health" "$ROOT_PEM" "$HANKO_PID" "$DATA/hanko.log" 60
 }

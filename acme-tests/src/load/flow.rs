@@ -230,12 +230,16 @@ async fn flow(ctx: &Context, names: &[String], t: &mut Timings) -> Result<Issued
             account.new_order(&NewOrder::new(&identifiers)),
         )
         .await?;
-    let challenge_started = answer_challenges(ctx, &mut order, t).await?;
-    let ready = wait_for(&mut order, OrderStatus::Ready, Step::ChallengeValid).await;
-    if let (Challenge::Dns01, Some(dns)) = (ctx.challenge, &ctx.dns) {
-        names.iter().for_each(|n| dns.remove(n));
-    }
-    ready?;
+    let mut published = Vec::new();
+    let ready = match answer_challenges(ctx, &mut order, t, &mut published).await {
+        Ok(started) => wait_for(&mut order, OrderStatus::Ready, Step::ChallengeValid)
+            .await
+            .map(|()| started),
+        Err(e) => Err(e),
+    };
+    // Withdrawn whatever happened, so a long run's responders keep only live answers.
+    withdraw(ctx, &published);
+    let challenge_started = ready?;
     t.0.push((Step::ChallengeValid, challenge_started.elapsed()));
 
     let csr = csr(names).map_err(|e| fail(Step::Finalize, "client", e))?;
@@ -278,6 +282,7 @@ async fn answer_challenges(
     ctx: &Context,
     order: &mut Order,
     t: &mut Timings,
+    published: &mut Vec<String>,
 ) -> Result<Instant, Failure> {
     let mut fetching = Duration::ZERO;
     let mut first_post = None;
@@ -312,10 +317,15 @@ async fn answer_challenges(
         })?;
         let key_authorization = challenge.key_authorization();
         match (ctx.challenge, &ctx.dns) {
-            (Challenge::Http01, _) => ctx
-                .http01
-                .insert(&challenge.token, key_authorization.as_str()),
-            (Challenge::Dns01, Some(dns)) => dns.insert(&name, &key_authorization.dns_value()),
+            (Challenge::Http01, _) => {
+                ctx.http01
+                    .insert(&challenge.token, key_authorization.as_str());
+                published.push(challenge.token.clone());
+            }
+            (Challenge::Dns01, Some(dns)) => {
+                dns.insert(&name, &key_authorization.dns_value());
+                published.push(name.clone());
+            }
             (Challenge::Dns01, None) => {
                 return Err(fail(
                     Step::Authz,
@@ -332,6 +342,15 @@ async fn answer_challenges(
     }
     t.0.push((Step::Authz, fetching));
     Ok(first_post.unwrap_or_else(Instant::now))
+}
+
+/// Take down what `answer_challenges` published: http-01 tokens, or the names whose
+/// `_acme-challenge` TXT records were set.
+fn withdraw(ctx: &Context, published: &[String]) {
+    match (ctx.challenge, &ctx.dns) {
+        (Challenge::Dns01, Some(dns)) => published.iter().for_each(|n| dns.remove(n)),
+        _ => published.iter().for_each(|token| ctx.http01.remove(token)),
+    }
 }
 
 /// Poll the order until `want`; an error or `invalid` fails `step`.
