@@ -177,8 +177,8 @@ impl Bind9 {
 
     /// Stop named cleanly (SIGTERM; SIGKILL after 10 s), as in a resolver outage: queries go
     /// unanswered until `start_again`.
-    pub fn stop(&mut self) -> Result<()> {
-        self.daemon.terminate(Duration::from_secs(10))?;
+    pub async fn stop(&mut self) -> Result<()> {
+        self.daemon.stop(Duration::from_secs(10)).await?;
         Ok(())
     }
 

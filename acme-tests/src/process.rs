@@ -342,6 +342,25 @@ impl Daemon {
         Ok(())
     }
 
+    /// `terminate` for async callers: the wait sleeps on tokio instead of blocking a runtime
+    /// worker (a fault test stops a daemon while the load runs on the same runtime).
+    pub async fn stop(&mut self, grace: Duration) -> Result<Option<ExitStatus>> {
+        let Some(pid) = self.pid() else {
+            bail!("{} was already stopped", self.name);
+        };
+        signal(&format!("-TERM {pid}"));
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Some(status) = self.exited()? {
+                self.child = None;
+                return Ok(Some(status));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill()?;
+        Ok(None)
+    }
+
     /// SIGTERM, then wait up to `grace` for the exit; SIGKILL after that. Returns the exit
     /// status, or `None` when the process had to be killed.
     pub fn terminate(&mut self, grace: Duration) -> Result<Option<ExitStatus>> {

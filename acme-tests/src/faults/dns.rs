@@ -7,7 +7,7 @@ use anyhow::{ensure, Result};
 
 /// Stop named and confirm it no longer answers for the test zone.
 pub async fn stop(bind: &mut Bind9) -> Result<()> {
-    bind.stop()?;
+    bind.stop().await?;
     let answer = bind.query(crate::rig::ZONE, "SOA").await;
     ensure!(
         !answer.is_ok_and(|a| !a.is_empty()),
