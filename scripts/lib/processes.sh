@@ -1,4 +1,4 @@
-# Shared by scripts/bench.sh and scripts/load.sh (sourced after they define `log`): stop
+# Shared by scripts/bench.sh, scripts/load.sh and scripts/bench-peers.sh (sourced after they define `log`): stop
 # the processes a script started, and find free loopback ports.
 # The sourcing script sets HANKO_PID, NAMED_PID, EXTRA_PIDS (PIDs it started), WORK and DATA
 # (directories it created); `cleanup` stops and removes exactly those, and shows the logs on

@@ -29,7 +29,7 @@ impl Ra {
         identifiers: Vec<Identifier>,
         profile: Option<String>,
     ) -> RaResult<OrderView> {
-        let identifiers = self.check_identifiers(identifiers)?;
+        let identifiers = check_identifiers(identifiers, self.config.acme.max_identifiers)?;
         let profile = profile.unwrap_or_else(|| self.config.ca.default_profile.clone());
         let Some(profile_config) = self.config.ca.profiles.get(&profile) else {
             return Err(RaError::InvalidProfile(format!(
@@ -111,10 +111,6 @@ impl Ra {
         txn.commit().await.map_err(StorageError::from)?;
         tracing::info!(order = %model.id, account = %account_id, names = identifiers.len(), "order created");
         OrderView::from_model(&model, authz_ids)
-    }
-
-    fn check_identifiers(&self, identifiers: Vec<Identifier>) -> RaResult<Vec<Identifier>> {
-        check_identifiers(identifiers, self.config.acme.max_identifiers)
     }
 
     /// The order, with its status brought up to date (authorization outcomes, expiry).

@@ -41,10 +41,6 @@ fn hex_of(field: &str) -> Vec<u8> {
     hex::decode(field.trim()).unwrap_or_default()
 }
 
-fn der_serial(der: &[u8]) -> Option<String> {
-    serial_hex(der).ok()
-}
-
 /// Database against what was received, and serial uniqueness everywhere.
 pub async fn check_database(pg: &OwnedPostgres, received: &[&Issued]) -> Result<Findings> {
     let mut f = Findings {
@@ -61,7 +57,7 @@ pub async fn check_database(pg: &OwnedPostgres, received: &[&Issued]) -> Result<
     for r in &rows {
         let (serial, der, chain) = (r[0].clone(), hex_of(&r[1]), hex_of(&r[2]));
         // The DER's own serial must be the row's, and unique across certificates.
-        let inner = der_serial(&der).unwrap_or_else(|| format!("unparseable:{serial}"));
+        let inner = serial_hex(&der).unwrap_or_else(|_| format!("unparseable:{serial}"));
         if inner != serial {
             f.duplicate_serials
                 .push(format!("certificate row {serial} holds serial {inner}"));
@@ -81,7 +77,7 @@ pub async fn check_database(pg: &OwnedPostgres, received: &[&Issued]) -> Result<
     f.db_precertificates = pre.len() as u64;
     let mut pre_serials = HashSet::new();
     for r in &pre {
-        let inner = der_serial(&hex_of(&r[1])).unwrap_or_default();
+        let inner = serial_hex(&hex_of(&r[1])).unwrap_or_default();
         if inner != r[0] || !pre_serials.insert(inner.clone()) {
             f.duplicate_serials
                 .push(format!("precertificate row {} holds serial {inner}", r[0]));
