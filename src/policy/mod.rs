@@ -3,6 +3,7 @@
 //! Owns: yes/no answers with reasons. Must not touch: storage, network, clocks (callers pass
 //! the date).
 
+pub mod caa;
 pub mod dated;
 pub mod fermat;
 pub mod keys;

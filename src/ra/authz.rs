@@ -10,7 +10,7 @@ use crate::policy::dated;
 use crate::storage::entities::{challenge, validation_attempt};
 use crate::storage::queries as q;
 use crate::storage::StorageError;
-use crate::validation::{Outcome, ValidationRequest};
+use crate::validation::{ChallengeCheck, Corroboration, ValidationRequest};
 use chrono::Duration;
 use sea_orm::Set;
 use serde_json::json;
@@ -186,10 +186,14 @@ impl Ra {
             .await?
             .ok_or_else(|| RaError::Internal(format!("account {} vanished", authz.account_id)))?;
         let request = ValidationRequest {
-            challenge_type: parse_status::<ChallengeType>("challenge type", &chall.kind)?,
             identifier: Identifier::dns(authz.identifier.clone()),
-            token: chall.token.clone(),
-            key_authorization: format!("{}.{}", chall.token, account.key_thumbprint),
+            challenge: Some(ChallengeCheck {
+                challenge_type: parse_status::<ChallengeType>("challenge type", &chall.kind)?,
+                token: chall.token.clone(),
+                key_authorization: format!("{}.{}", chall.token, account.key_thumbprint),
+            }),
+            // TODO(#12): CAA parameters (issuer domains, account URL, method) go here.
+            caa: None,
         };
         let started = std::time::Instant::now();
         let outcome = self.validator.validate(&request).await;
@@ -214,7 +218,7 @@ impl Ra {
         mut chall: challenge::Model,
         authz_id: &str,
         identifier: &str,
-        outcome: Outcome,
+        outcome: Corroboration,
     ) -> RaResult<()> {
         let now = self.clock.now();
         let txn = self.storage.begin().await?;
@@ -223,25 +227,42 @@ impl Ra {
             Err(_) => (ChallengeStatus::Invalid, AuthzStatus::Invalid),
         };
         let error_json = outcome.result.as_ref().err().map(|e| json!(e).to_string());
-        let perspective = outcome
-            .evidence
-            .get("perspective")
-            .and_then(|p| p.as_str())
-            .unwrap_or("local")
-            .to_string();
-        q::insert_validation_attempt(
-            &txn,
-            validation_attempt::ActiveModel {
-                challenge_id: Set(chall.id.clone()),
-                perspective: Set(perspective.clone()),
-                result: Set(chall_to.as_str().to_string()),
-                error: Set(error_json.clone()),
-                evidence: Set(outcome.evidence.to_string()),
-                created_at: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
+        // One row per perspective asked (BR 3.2.2.9: every attempt is logged with the
+        // perspective, its result and evidence); the primary's row comes first.
+        let mut perspectives = Vec::with_capacity(outcome.perspectives.len());
+        for p in &outcome.perspectives {
+            let result = if p.outcome.result.is_ok() {
+                "valid"
+            } else {
+                "invalid"
+            };
+            let mut evidence = p.outcome.evidence.clone();
+            if let (Some(rir), Some(obj)) = (&p.rir, evidence.as_object_mut()) {
+                obj.insert("rir".to_string(), json!(rir));
+            }
+            q::insert_validation_attempt(
+                &txn,
+                validation_attempt::ActiveModel {
+                    challenge_id: Set(chall.id.clone()),
+                    perspective: Set(p.id.clone()),
+                    result: Set(result.to_string()),
+                    error: Set(p
+                        .outcome
+                        .result
+                        .as_ref()
+                        .err()
+                        .map(|e| json!(e).to_string())),
+                    evidence: Set(evidence.to_string()),
+                    created_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            perspectives.push(json!({
+                "id": p.id, "rir": p.rir, "remote": p.remote, "result": result,
+                "error": p.outcome.result.as_ref().err(), "evidence": evidence,
+            }));
+        }
         chall.status = ChallengeStatus::Processing
             .transition(chall_to)
             .map_err(|e| RaError::Internal(e.to_string()))?
@@ -277,8 +298,9 @@ impl Ra {
             "validation.attempt",
             json!({
                 "challenge": chall.id, "authorization": authz_id, "identifier": identifier,
-                "method": chall.kind, "perspective": perspective, "result": chall_to.as_str(),
-                "error": outcome.result.err(), "evidence": outcome.evidence,
+                "method": chall.kind, "result": chall_to.as_str(),
+                "error": outcome.result.err(), "quorum": outcome.quorum,
+                "perspectives": perspectives,
             }),
         )
         .await?;

@@ -5,7 +5,7 @@
 use super::evidence::Evidence;
 use super::perspective::Context;
 use super::resolve::is_negative;
-use super::ValidationRequest;
+use super::ChallengeCheck;
 use crate::core::{FailureKind, ValidationFailure};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,7 +22,7 @@ pub(crate) fn expected_txt(key_authorization: &str) -> String {
 pub(crate) async fn validate(
     context: &Context,
     host: &str,
-    request: &ValidationRequest,
+    request: &ChallengeCheck,
     evidence: &mut Evidence,
 ) -> Result<(), ValidationFailure> {
     let name = format!("{CHALLENGE_LABEL}.{host}");

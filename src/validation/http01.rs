@@ -13,7 +13,7 @@
 use super::evidence::{Evidence, HttpHop};
 use super::perspective::{is_hostname, Context};
 use super::resolve::AUTHORIZED_PORTS;
-use super::ValidationRequest;
+use super::ChallengeCheck;
 use crate::core::{FailureKind, ValidationFailure};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
@@ -30,7 +30,7 @@ const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 pub(crate) async fn validate(
     context: &Context,
     host: &str,
-    request: &ValidationRequest,
+    request: &ChallengeCheck,
     evidence: &mut Evidence,
 ) -> Result<(), ValidationFailure> {
     let config = &context.config;

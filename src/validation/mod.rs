@@ -29,15 +29,43 @@ use crate::config::ValidationConfig;
 use crate::core::{ChallengeType, Clock, Identifier, ValidationFailure};
 use std::sync::Arc;
 
-/// What a perspective is asked to check.
+/// What a perspective is asked to check: domain control by a challenge, CAA, or both. An
+/// authorization's validation asks for both at once (BR 3.2.2.8 and 3.2.2.9: remote
+/// perspectives corroborate domain control *and* CAA); the CAA re-check at finalize (BR
+/// 3.2.2.8, max(TTL, 8 h)) asks for CAA alone.
 #[derive(Debug, Clone)]
 pub struct ValidationRequest {
-    pub challenge_type: ChallengeType,
     pub identifier: Identifier,
+    /// The domain-control check; `None` for a CAA-only check.
+    pub challenge: Option<ChallengeCheck>,
+    /// The CAA check (RFC 8659, RFC 8657); `None` only where no issuance follows (tests).
+    pub caa: Option<CaaParams>,
+}
+
+/// One ACME challenge to check (RFC 8555 8).
+#[derive(Debug, Clone)]
+pub struct ChallengeCheck {
+    pub challenge_type: ChallengeType,
     /// The challenge token (RFC 8555 8.1), base64url, ≥ 128 bits.
     pub token: String,
     /// `token || '.' || base64url(JWK_Thumbprint(accountKey))` (RFC 8555 8.1).
     pub key_authorization: String,
+}
+
+/// What the CAA decision needs besides the records (RFC 8659 4, RFC 8657 3–4).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaaParams {
+    /// The CA's issuer domain names (`acme.caa_identities`, also shown in the directory).
+    pub issuer_domains: Vec<String>,
+    /// The requesting account's URL, compared with `accounturi` (RFC 8657 3).
+    pub account_uri: String,
+    /// The validation method, compared with `validationmethods` (RFC 8657 4): the ACME
+    /// challenge type name (`http-01`, `dns-01`, `tls-alpn-01`), or the method the name's
+    /// authorization was validated with when CAA is re-checked at finalize.
+    pub method: String,
+    /// The certificate will carry a wildcard for this name (`issuewild` applies, RFC 8659
+    /// 4.3). The CP refuses wildcards (3.2.2.6); kept so the decision is complete.
+    pub wildcard: bool,
 }
 
 /// The result of one attempt with what was queried and seen (CPS 5.5 archive).
@@ -65,6 +93,29 @@ pub enum SetupError {
     Http(String),
 }
 
+/// One perspective's outcome within a corroborated validation.
+#[derive(Debug, Clone)]
+pub struct PerspectiveOutcome {
+    /// The perspective's configured id (`local` for the primary in this process).
+    pub id: String,
+    /// Its RIR region (BR 3.2.2.9), for remote perspectives.
+    pub rir: Option<String>,
+    /// `false` for the primary perspective.
+    pub remote: bool,
+    pub outcome: Outcome,
+}
+
+/// What `Validator::validate` decided and every perspective's part in it (BR 3.2.2.9).
+#[derive(Debug, Clone)]
+pub struct Corroboration {
+    /// Ok only when the primary perspective passed and the remote quorum held.
+    pub result: Result<(), ValidationFailure>,
+    /// The primary first, then each remote perspective asked.
+    pub perspectives: Vec<PerspectiveOutcome>,
+    /// The quorum decision as it is recorded in the audit log (JSON object).
+    pub quorum: serde_json::Value,
+}
+
 /// Entry point used by `ra`: today the primary perspective decides alone.
 pub struct Validator {
     primary: Arc<dyn Perspective>,
@@ -82,7 +133,18 @@ impl Validator {
         Validator { primary }
     }
 
-    pub async fn validate(&self, request: &ValidationRequest) -> Outcome {
-        self.primary.validate(request).await
+    pub async fn validate(&self, request: &ValidationRequest) -> Corroboration {
+        let outcome = self.primary.validate(request).await;
+        Corroboration {
+            result: outcome.result.clone(),
+            quorum: serde_json::json!({"remote_required": 0, "remote_asked": 0,
+                                       "result": if outcome.result.is_ok() { "valid" } else { "invalid" }}),
+            perspectives: vec![PerspectiveOutcome {
+                id: self.primary.id().to_string(),
+                rir: None,
+                remote: false,
+                outcome,
+            }],
+        }
     }
 }

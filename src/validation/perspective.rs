@@ -7,7 +7,7 @@
 use super::evidence::Evidence;
 use super::resolve::Dns;
 use super::{dns01, http01, tls, tlsalpn01};
-use super::{Outcome, Perspective, SetupError, ValidationRequest};
+use super::{ChallengeCheck, Outcome, Perspective, SetupError, ValidationRequest};
 use crate::config::ValidationConfig;
 use crate::core::{ChallengeType, Clock, FailureKind, ValidationFailure};
 use chrono::SecondsFormat;
@@ -68,21 +68,14 @@ impl LocalPerspective {
         evidence: &mut Evidence,
     ) -> Result<(), ValidationFailure> {
         let host = checked_hostname(request)?;
-        check_token(&request.token)?;
         let config = &self.context.config;
         let budget = Duration::from_secs(config.timeout_seconds.max(1));
         let attempt = async {
-            match request.challenge_type {
-                ChallengeType::Http01 => {
-                    http01::validate(&self.context, &host, request, evidence).await
-                }
-                ChallengeType::Dns01 => {
-                    dns01::validate(&self.context, &host, request, evidence).await
-                }
-                ChallengeType::TlsAlpn01 => {
-                    tlsalpn01::validate(&self.context, &host, request, evidence).await
-                }
+            if let Some(challenge) = &request.challenge {
+                self.check_challenge(&host, challenge, evidence).await?;
             }
+            // TODO(#12): CAA (request.caa) is checked here by the CAA part of issue #12.
+            Ok(())
         };
         match tokio::time::timeout(budget, attempt).await {
             Ok(result) => result,
@@ -93,6 +86,24 @@ impl LocalPerspective {
                     config.timeout_seconds.max(1)
                 ),
             )),
+        }
+    }
+
+    async fn check_challenge(
+        &self,
+        host: &str,
+        challenge: &ChallengeCheck,
+        evidence: &mut Evidence,
+    ) -> Result<(), ValidationFailure> {
+        check_token(&challenge.token)?;
+        match challenge.challenge_type {
+            ChallengeType::Http01 => {
+                http01::validate(&self.context, host, challenge, evidence).await
+            }
+            ChallengeType::Dns01 => dns01::validate(&self.context, host, challenge, evidence).await,
+            ChallengeType::TlsAlpn01 => {
+                tlsalpn01::validate(&self.context, host, challenge, evidence).await
+            }
         }
     }
 }
@@ -106,7 +117,11 @@ impl Perspective for LocalPerspective {
     async fn validate(&self, request: &ValidationRequest) -> Outcome {
         let mut evidence = Evidence {
             perspective: self.id.clone(),
-            method: request.challenge_type.as_str().to_string(),
+            method: request
+                .challenge
+                .as_ref()
+                .map_or("caa", |c| c.challenge_type.as_str())
+                .to_string(),
             hostname: request.identifier.value.clone(),
             ..Evidence::default()
         };

@@ -7,7 +7,7 @@ use super::test_support::{
     challenge_certificate, dns_server, http_and_https_server, http_server, silent_server,
     tls_server, Reply, Zone,
 };
-use super::{Outcome, ValidationRequest, Validator};
+use super::{ChallengeCheck, Outcome, ValidationRequest, Validator};
 use crate::config::ValidationConfig;
 use crate::core::{ChallengeType, FailureKind, Identifier, SystemClock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,10 +32,13 @@ fn challenge_path() -> String {
 
 fn request(challenge_type: ChallengeType) -> ValidationRequest {
     ValidationRequest {
-        challenge_type,
         identifier: Identifier::dns(HOST),
-        token: TOKEN.to_string(),
-        key_authorization: key_authorization(),
+        challenge: Some(ChallengeCheck {
+            challenge_type,
+            token: TOKEN.to_string(),
+            key_authorization: key_authorization(),
+        }),
+        caa: None,
     }
 }
 
@@ -52,6 +55,11 @@ fn zone() -> Zone {
     Zone::default().with_a(HOST, LOCALHOST)
 }
 
+/// The primary perspective's outcome (the only one without remote perspectives).
+fn primary(mut corroboration: super::Corroboration) -> Outcome {
+    corroboration.perspectives.remove(0).outcome
+}
+
 /// Runs one validation with `config` adjusted by `adjust`.
 async fn run(
     dns: SocketAddr,
@@ -61,7 +69,7 @@ async fn run(
     let mut cfg = config(dns);
     adjust(&mut cfg);
     let validator = Validator::new(&cfg, Arc::new(SystemClock)).expect("validator");
-    validator.validate(&request(kind)).await
+    primary(validator.validate(&request(kind)).await)
 }
 
 /// http-01 against a server with `routes`, the challenge port set to the server's.
@@ -455,7 +463,7 @@ async fn non_dns_identifier_is_rejected() {
         kind: "ip".to_string(),
         value: "127.0.0.1".to_string(),
     };
-    let outcome = validator.validate(&req).await;
+    let outcome = primary(validator.validate(&req).await);
     assert_fails(&outcome, FailureKind::RejectedIdentifier, "identifier type");
 }
 

@@ -9,7 +9,7 @@ use super::evidence::{Evidence, TlsFacts};
 use super::http01::error_chain;
 use super::perspective::Context;
 use super::tls::ACME_TLS_ALPN;
-use super::ValidationRequest;
+use super::ChallengeCheck;
 use crate::core::{FailureKind, ValidationFailure};
 use rustls::pki_types::ServerName;
 use sha2::{Digest, Sha256};
@@ -27,7 +27,7 @@ const ACME_IDENTIFIER_OID: &str = "1.3.6.1.5.5.7.1.31";
 pub(crate) async fn validate(
     context: &Context,
     host: &str,
-    request: &ValidationRequest,
+    request: &ChallengeCheck,
     evidence: &mut Evidence,
 ) -> Result<(), ValidationFailure> {
     let port = context.config.tlsalpn01_port;
