@@ -1,9 +1,10 @@
 //! The command line: `hanko serve`, `check-config`, `migrate`, `audit verify`,
 //! `admin …`, `ceremony root|intermediate|ocsp-responder`.
+//! The top of the entry layer: it dispatches to the roles in `bootstrap` (`serve`) and to the
+//! operator commands in `admin` (ceremonies included).
 //! Owns: argument parsing, logging setup, exit codes. Must not touch: behaviour (delegates).
 
 use crate::config::{Config, LogFormat};
-use crate::storage::Storage;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +50,7 @@ enum Command {
     /// Key and certificate ceremonies on the HSM (CP 4.3.1.1).
     Ceremony {
         #[command(subcommand)]
-        command: Box<crate::issuance::ceremony::CeremonyCommand>,
+        command: Box<crate::admin::ceremony::CeremonyCommand>,
     },
 }
 
@@ -79,7 +80,7 @@ pub fn main() -> ExitCode {
         } => config.clone(),
         Command::CheckConfig { file } => Some(file.clone()),
         Command::Admin { config, .. } => config.clone(),
-        Command::Ceremony { command } => command.common().config.clone(),
+        Command::Ceremony { command } => command.config().cloned(),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
@@ -105,7 +106,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { .. } => crate::server::serve(config).await,
+            Command::Serve { .. } => crate::bootstrap::serve::serve(config).await,
             Command::Migrate { .. } => migrate(&config).await,
             Command::Audit {
                 command: AuditCommand::Verify { .. },
@@ -115,9 +116,7 @@ pub fn main() -> ExitCode {
             } => list_audit(&config, event.as_deref()).await,
             Command::CheckConfig { .. } => Ok(()),
             Command::Admin { command, .. } => crate::admin::run(&config, command).await,
-            Command::Ceremony { command } => crate::issuance::ceremony::run(config, *command)
-                .await
-                .map_err(anyhow::Error::from),
+            Command::Ceremony { command } => crate::admin::ceremony::run(config, *command).await,
         }
     });
     match result {
@@ -147,21 +146,14 @@ fn init_logging(config: &Config) {
     }
 }
 
-pub(crate) async fn open(config: &Config) -> anyhow::Result<Storage> {
-    std::fs::create_dir_all(&config.storage.data_dir)?;
-    let storage = Storage::connect(&config.database_url(), config.storage.max_connections).await?;
-    storage.migrate().await?;
-    Ok(storage)
-}
-
 async fn migrate(config: &Config) -> anyhow::Result<()> {
-    open(config).await?.close().await;
+    crate::bootstrap::open(config).await?.close().await;
     println!("migrations applied");
     Ok(())
 }
 
 async fn list_audit(config: &Config, prefix: Option<&str>) -> anyhow::Result<()> {
-    let storage = open(config).await?;
+    let storage = crate::bootstrap::open(config).await?;
     let events = crate::audit::events(storage.reader(), prefix).await;
     storage.close().await;
     for e in events? {
@@ -175,7 +167,7 @@ async fn list_audit(config: &Config, prefix: Option<&str>) -> anyhow::Result<()>
 }
 
 async fn verify_audit(config: &Config) -> anyhow::Result<()> {
-    let storage = open(config).await?;
+    let storage = crate::bootstrap::open(config).await?;
     let result = crate::audit::verify_chain(storage.reader()).await?;
     storage.close().await;
     match result {
@@ -210,7 +202,7 @@ mod tests {
             Command::Admin {
                 command:
                     crate::admin::AdminCommand::Org {
-                        command: crate::admin::OrgCommand::Bind { account, org, .. },
+                        command: crate::admin::orgs::OrgCommand::Bind { account, org, .. },
                     },
                 ..
             } => {

@@ -2,6 +2,7 @@
 pub mod acme;
 pub mod admin;
 pub mod audit;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -11,6 +12,5 @@ pub mod metrics;
 pub mod policy;
 pub mod ra;
 pub mod revocation;
-pub mod server;
 pub mod storage;
 pub mod validation;

@@ -21,7 +21,6 @@ use crate::config::Config;
 use crate::core::{Clock, Serial, SystemClock};
 use crate::storage::{Storage, StorageError};
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand};
 use const_oid::db::rfc4519::{
     COMMON_NAME, COUNTRY_NAME, LOCALITY_NAME, ORGANIZATION_NAME, ST as STATE_OR_PROVINCE_NAME,
 };
@@ -42,7 +41,9 @@ const MAX_CA_DAYS: u32 = 20 * 365 + 5;
 /// CPS 6.3.2: an OCSP responder certificate is valid for at most 125 days.
 const MAX_OCSP_DAYS: u32 = 125;
 
-#[derive(Debug, Subcommand)]
+/// What a ceremony is asked to do. `admin::ceremony` parses it from `hanko ceremony …`;
+/// the field documentation is there (it is the command's help).
+#[derive(Debug)]
 pub enum CeremonyCommand {
     /// Generate the root key in the HSM and self-sign the root certificate (BR 7.1.2.1).
     Root(RootArgs),
@@ -54,84 +55,60 @@ pub enum CeremonyCommand {
     OcspResponder(OcspResponderArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct CommonArgs {
-    /// Configuration file ([hsm] and [storage] are used); HANKO_* overrides apply.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Where to write the certificate (PEM); must not exist yet.
-    #[arg(long)]
     pub out: PathBuf,
     /// Sign without asking for confirmation.
-    #[arg(long)]
     pub yes: bool,
     /// The operator's name, recorded as the actor of the audit events (else "system").
-    #[arg(long)]
     pub operator: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct NewKeyArgs {
     /// CKA_LABEL of the key pair to generate; refused if the token already has it.
-    #[arg(long)]
     pub key_label: String,
     /// p384, p256, rsa4096, rsa3072 or rsa2048.
-    #[arg(long)]
     pub key_type: KeySpec,
     /// Validity in days (a day is 86,400 s, CPS 6.3.2).
-    #[arg(long)]
     pub days: u32,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct RootArgs {
-    #[command(flatten)]
     pub common: CommonArgs,
-    #[command(flatten)]
     pub key: NewKeyArgs,
     /// Subject, e.g. "C=JP, O=Example, CN=Example Root" (C, ST, L, O, CN; in this order
     /// in the certificate; `\,` for a comma in a value).
-    #[arg(long)]
     pub subject: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct IntermediateArgs {
-    #[command(flatten)]
     pub common: CommonArgs,
-    #[command(flatten)]
     pub key: NewKeyArgs,
     /// Subject of the intermediate (C, ST, L, O, CN).
-    #[arg(long)]
     pub subject: String,
     /// The root certificate (PEM) from `hanko ceremony root`.
-    #[arg(long)]
     pub root_cert: PathBuf,
     /// CKA_LABEL of the root's key in the token.
-    #[arg(long)]
     pub root_key_label: String,
     /// URL of the root's CRL, for cRLDistributionPoints (BR 7.1.2.11.2).
-    #[arg(long)]
     pub crl_url: Option<String>,
     /// URL of the root certificate, for authorityInformationAccess caIssuers.
-    #[arg(long)]
     pub ca_issuers_url: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct OcspResponderArgs {
-    #[command(flatten)]
     pub common: CommonArgs,
-    #[command(flatten)]
     pub key: NewKeyArgs,
     /// Subject; default: the issuer's, with " OCSP Responder" added to its CN.
-    #[arg(long)]
     pub subject: Option<String>,
     /// The issuing CA certificate (PEM) on whose behalf the responder signs OCSP responses.
-    #[arg(long)]
     pub issuer_cert: PathBuf,
     /// CKA_LABEL of the issuing CA's key in the token.
-    #[arg(long)]
     pub issuer_key_label: String,
 }
 

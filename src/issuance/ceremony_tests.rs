@@ -4,21 +4,65 @@ use super::*;
 use crate::issuance::signer::softhsm_test_support::SoftHsm;
 use crate::issuance::tests::openssl_verify;
 use crate::storage::entities::audit_event;
-use clap::Parser;
 use sea_orm::{EntityTrait, QueryOrder};
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::*;
 
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    command: CeremonyCommand,
-}
-
+/// The ceremony's input from `hanko ceremony`-style arguments. `admin::ceremony` owns the
+/// real parser (and tests it); this one only spares the tests below from naming every field.
 fn command(args: &[&str]) -> CeremonyCommand {
-    TestCli::try_parse_from(std::iter::once("ceremony").chain(args.iter().copied()))
-        .expect("ceremony arguments")
-        .command
+    let (kind, rest) = args.split_first().expect("a ceremony kind");
+    let mut flags = std::collections::HashMap::new();
+    let mut yes = false;
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let name = flag.strip_prefix("--").expect("a --flag");
+        if name == "yes" {
+            yes = true;
+        } else {
+            flags.insert(name, it.next().expect("a value").to_string());
+        }
+    }
+    let mut take = |name: &str| flags.remove(name);
+    let common = CommonArgs {
+        out: take("out").expect("--out").into(),
+        yes,
+        operator: take("operator"),
+    };
+    let key = NewKeyArgs {
+        key_label: take("key-label").expect("--key-label"),
+        key_type: take("key-type")
+            .expect("--key-type")
+            .parse()
+            .expect("key type"),
+        days: take("days").expect("--days").parse().expect("days"),
+    };
+    let command = match *kind {
+        "root" => CeremonyCommand::Root(RootArgs {
+            common,
+            key,
+            subject: take("subject").expect("--subject"),
+        }),
+        "intermediate" => CeremonyCommand::Intermediate(IntermediateArgs {
+            common,
+            key,
+            subject: take("subject").expect("--subject"),
+            root_cert: take("root-cert").expect("--root-cert").into(),
+            root_key_label: take("root-key-label").expect("--root-key-label"),
+            crl_url: take("crl-url"),
+            ca_issuers_url: take("ca-issuers-url"),
+        }),
+        "ocsp-responder" => CeremonyCommand::OcspResponder(OcspResponderArgs {
+            common,
+            key,
+            subject: take("subject"),
+            issuer_cert: take("issuer-cert").expect("--issuer-cert").into(),
+            issuer_key_label: take("issuer-key-label").expect("--issuer-key-label"),
+        }),
+        other => panic!("unknown ceremony {other}"),
+    };
+    assert!(flags.is_empty(), "unknown arguments {flags:?}");
+    command
 }
 
 struct Rig {

@@ -4,7 +4,6 @@
 //! still ours, so numbers only grow across restarts and across processes sharing the
 //! database. See docs/CRLS.md.
 
-pub mod admin;
 pub mod encode;
 pub mod http;
 pub mod publisher;

@@ -4,7 +4,6 @@
 //! serial without a stored response is signed on demand and stored.
 //! Never `good` for a serial the CA did not issue: those get `unauthorized`.
 
-pub mod admin;
 pub mod asn1;
 pub mod cache;
 pub mod http;

@@ -1,11 +1,11 @@
 //! `hanko admin ocsp refresh [--all]`: re-sign due OCSP responses (or every stored one)
 //! from a separate process on the same database and issuer key as `hanko serve`.
 
-use super::presign::Scope;
-use super::Ocsp;
 use crate::config::Config;
 use crate::core::SystemClock;
 use crate::metrics::Metrics;
+use crate::revocation::ocsp::presign::Scope;
+use crate::revocation::ocsp::Ocsp;
 use clap::Subcommand;
 use std::sync::Arc;
 
@@ -22,8 +22,8 @@ pub enum OcspCommand {
 pub async fn run(config: &Config, command: OcspCommand) -> anyhow::Result<()> {
     let OcspCommand::Refresh { all } = command;
     let config = Arc::new(config.clone());
-    let issuer = crate::server::issuer_setup(&config).await?.issuer;
-    let storage = crate::cli::open(&config).await?;
+    let issuer = crate::bootstrap::issuer_setup(&config).await?.issuer;
+    let storage = crate::bootstrap::open(&config).await?;
     let ocsp = Ocsp::new(
         storage.clone(),
         config.clone(),

@@ -1,14 +1,14 @@
-//! `hanko serve`: wires configuration, storage, the CA, validation, the RA and the ACME
-//! router together and serves HTTPS until SIGTERM/SIGINT, then shuts down gracefully.
+//! The `hanko serve` role: wires configuration, storage, the CA, validation, the RA and the
+//! ACME router together and serves HTTPS until SIGTERM/SIGINT, then shuts down gracefully.
 //! Owns: process lifecycle. Must not touch: protocol or workflow rules.
 
+use super::{audit_key_activation, issuer_pipeline, issuer_setup};
 use crate::acme::{nonce::NonceService, render::Urls, router, AppState};
 use crate::config::Config;
 use crate::core::SystemClock;
-use crate::issuance::{devca, CertificateAuthority, Issuer};
+use crate::issuance::devca;
 use crate::metrics::Metrics;
 use crate::ra::Ra;
-use crate::storage::Storage;
 use crate::validation::Validator;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
@@ -40,9 +40,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let setup = issuer_setup(&config).await?;
-    let storage = Storage::connect(&config.database_url(), config.storage.max_connections)
-        .await
-        .context("connecting to the database (storage.url)")?;
+    let storage =
+        crate::storage::Storage::connect(&config.database_url(), config.storage.max_connections)
+            .await
+            .context("connecting to the database (storage.url)")?;
     storage.migrate().await.context("running migrations")?;
     audit_key_activation(&storage, &setup).await?;
     let metrics = Arc::new(Metrics::new());
@@ -165,109 +166,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     storage.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
-}
-
-/// The issuing CA with its pre-issuance linter (CP 4.3.1.2) and CT logs (CP 4.4.2), refusing
-/// to start a publicly-trusted profile without an HSM key, a linter and enough CT logs.
-fn issuer_pipeline(
-    config: &Config,
-    issuer: crate::issuance::Issuer,
-) -> anyhow::Result<CertificateAuthority> {
-    use crate::issuance::{ct::CtSubmitter, lint::Linter};
-    let linter = Linter::start(&config.lint).context("starting the linter (lint.*)")?;
-    if linter.is_enabled() {
-        tracing::info!(linter = %linter.name(), "pre-issuance linting enabled");
-    } else {
-        tracing::warn!("pre-issuance linting is OFF (lint.linter = \"none\"): development only");
-    }
-    let ct = Arc::new(CtSubmitter::new(&config.ct).context("CT logs (ct.logs)")?);
-    let operators: std::collections::BTreeSet<&str> =
-        config.ct.logs.iter().map(|l| l.operator.as_str()).collect();
-    let ct_ready = ct.is_enabled() && operators.len() >= config.ct.min_distinct_operators;
-    if ct.is_enabled() && !ct_ready {
-        anyhow::bail!(
-            "ct.logs: {} distinct operators configured, but ct.min_distinct_operators = {}",
-            operators.len(),
-            config.ct.min_distinct_operators
-        );
-    }
-    let linter_enabled = linter.is_enabled();
-    let ca = CertificateAuthority::new(&config.ca, issuer)?
-        .with_linter(linter)
-        .with_ct(ct);
-    ca.check_publicly_trusted(linter_enabled, ct_ready)?;
-    Ok(ca)
-}
-
-/// CPS 6.2 / REQUIREMENTS §6: every CA key event is audited, activation included — each
-/// start of `serve` logs in to the HSM and puts the issuing key to use.
-async fn audit_key_activation(storage: &Storage, setup: &IssuerSetup) -> anyhow::Result<()> {
-    use crate::core::Clock;
-    let spki = setup.issuer.signer.public_key_der();
-    let details = serde_json::json!({
-        "issuer": setup.description,
-        "hardware_backed": setup.issuer.signer.is_hardware_backed(),
-        "spki_sha256": crate::ra::keys::key_hash(&spki),
-    });
-    let txn = storage.begin().await?;
-    crate::audit::append(
-        &txn,
-        SystemClock.now(),
-        &crate::audit::Actor::System,
-        "ca.key_activated",
-        details,
-    )
-    .await?;
-    txn.commit()
-        .await
-        .map_err(crate::storage::StorageError::from)?;
-    Ok(())
-}
-
-/// The issuing CA: the development hierarchy, or the HSM-backed issuer of `ca.issuer`.
-pub(crate) struct IssuerSetup {
-    pub(crate) issuer: Issuer,
-    /// Present only for the development hierarchy (it can also mint the listener's
-    /// certificate).
-    hierarchy: Option<devca::DevHierarchy>,
-    /// For the start-up log line.
-    description: String,
-}
-
-pub(crate) async fn issuer_setup(config: &Arc<Config>) -> anyhow::Result<IssuerSetup> {
-    if config.ca.dev_hierarchy {
-        let hierarchy = devca::load_or_create(&config.storage.data_dir)
-            .context("loading the development CA hierarchy")?;
-        if hierarchy.created {
-            tracing::warn!(root = %hierarchy.root_path.display(),
-                "created a DEVELOPMENT CA hierarchy with software keys: not for production");
-        }
-        return Ok(IssuerSetup {
-            issuer: hierarchy.intermediate.clone(),
-            description: format!("development root {}", hierarchy.root_path.display()),
-            hierarchy: Some(hierarchy),
-        });
-    }
-    // Opening the token and logging in block: keep them off the async workers.
-    let for_hsm = Arc::clone(config);
-    let issuer = tokio::task::spawn_blocking(move || Issuer::from_hsm(&for_hsm.ca, &for_hsm.hsm))
-        .await
-        .context("opening the HSM")?
-        .context("loading the HSM-backed issuer (ca.issuer, [hsm])")?;
-    let key_label = config
-        .ca
-        .issuer
-        .as_ref()
-        .map(|i| i.key_label.clone())
-        .unwrap_or_default();
-    Ok(IssuerSetup {
-        issuer,
-        hierarchy: None,
-        description: format!(
-            "HSM key {key_label:?} on token {:?}",
-            config.hsm.token_label
-        ),
-    })
 }
 
 fn tls_config(

@@ -1,20 +1,34 @@
 //! `hanko admin crl regenerate [--shard N]`: a separate process on the server's database and
 //! issuer key, signing under the same leases and numbering as the publisher.
 
-use super::{CrlSigner, Outcome};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::core::SystemClock;
+use crate::revocation::crl::{CrlSigner, Outcome};
+use clap::Subcommand;
 use std::sync::Arc;
 
 /// Shards at or above this count get a progress bar.
 const PROGRESS_FROM: usize = 4;
 
+#[derive(Subcommand)]
+pub enum CrlCommand {
+    /// Sign the shards again now, under the same leases and numbering as `hanko serve`
+    /// (safe while servers run on the same database).
+    Regenerate {
+        /// Only this shard; every shard (0..crl.shards and any published before) if omitted.
+        #[arg(long)]
+        shard: Option<u32>,
+        #[arg(long, default_value = "cli")]
+        operator: String,
+    },
+}
+
 pub async fn regenerate(config: &Config, shard: Option<u32>, operator: &str) -> anyhow::Result<()> {
     let config = Arc::new(config.clone());
     let started = std::time::Instant::now();
-    let setup = crate::server::issuer_setup(&config).await?;
-    let storage = crate::cli::open(&config).await?;
+    let setup = crate::bootstrap::issuer_setup(&config).await?;
+    let storage = crate::bootstrap::open(&config).await?;
     let signer = CrlSigner::new(
         storage.clone(),
         &config,
