@@ -23,7 +23,7 @@ pub(super) async fn block_key(
     let now = SystemClock.now();
     let result = crate::ra::keys::block_key(&storage, now, &spki, "admin", reason, &actor).await;
     storage.close().await;
-    let hash = crate::ra::keys::key_hash(&spki);
+    let hash = crate::policy::keys::key_hash(&spki);
     if result? {
         println!("key sha256 {hash}: blocked");
     } else {

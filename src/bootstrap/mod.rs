@@ -110,7 +110,7 @@ pub async fn audit_key_activation(storage: &Storage, setup: &IssuerSetup) -> any
     let details = serde_json::json!({
         "issuer": setup.description,
         "hardware_backed": setup.issuer.signer.is_hardware_backed(),
-        "spki_sha256": crate::ra::keys::key_hash(&spki),
+        "spki_sha256": crate::policy::keys::key_hash(&spki),
     });
     let txn = storage.begin().await?;
     crate::audit::append(

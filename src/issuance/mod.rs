@@ -9,6 +9,7 @@ pub mod ct;
 pub mod devca;
 pub mod keyfile;
 pub mod lint;
+mod serials;
 pub mod signer;
 mod tbs;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use crate::core::Serial;
 use chrono::{DateTime, Utc};
 use der::asn1::ObjectIdentifier;
 use der::Decode;
+pub use serials::{issuer_id, shard_of};
 use signer::Signer;
 use spki::SubjectPublicKeyInfoOwned;
 use std::sync::Arc;
@@ -101,7 +103,7 @@ pub struct IssuanceRequest {
     pub profile: String,
     /// The vetted organisation for an OV profile (from the RA's records, never the CSR).
     pub organization: Option<OrganizationSubject>,
-    /// The CRL shard the certificate's CRLDP names (`revocation::shard_of`, stored with the
+    /// The CRL shard the certificate's CRLDP names (`issuance::shard_of`, stored with the
     /// serial; CP 4.9.7).
     pub crl_shard: u32,
 }

@@ -122,6 +122,16 @@ pub fn canonical_spki(spki_der: &[u8]) -> Result<Vec<u8>, KeyError> {
     Ok(reencoded.map_or_else(|| spki_der.to_vec(), |doc| doc.into_vec()))
 }
 
+/// Lowercase hex SHA-256 of the canonical SPKI: the `blocked_keys.key_hash` of this key,
+/// the `issuer_id` of an issuer and the `spki_sha256` of audit events. For keys in their
+/// usual encoding this equals `certificates.key_hash`. Input that is not an SPKI is hashed
+/// as given (the hash of junk blocks nothing).
+pub fn key_hash(spki_der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = canonical_spki(spki_der).unwrap_or_else(|_| spki_der.to_vec());
+    hex::encode(Sha256::digest(&canonical))
+}
+
 fn check_rsa(spki_der: &[u8], key_use: KeyUse) -> Result<KeyType, KeyError> {
     use rsa::pkcs8::DecodePublicKey;
     // The rsa crate refuses moduli above 4096 bits and exponents outside 2..2^33, which is
@@ -354,6 +364,17 @@ pub(crate) mod tests {
             .into_vec();
         assert_eq!(check_spki(&der, KeyUse::Account), Ok(KeyType::Ed25519));
         assert!(check_spki(&der, KeyUse::Subscriber).is_err());
+    }
+
+    #[test]
+    fn key_hash_is_the_sha256_of_a_canonical_spki() {
+        use sha2::{Digest, Sha256};
+        let spki = p256::SecretKey::random(&mut rand::rngs::OsRng)
+            .public_key()
+            .to_public_key_der()
+            .expect("der")
+            .into_vec();
+        assert_eq!(key_hash(&spki), hex::encode(Sha256::digest(&spki)));
     }
 
     #[test]

@@ -287,7 +287,7 @@ impl Ra {
                 chain_pem,
                 // The canonical SPKI hash, the blocked-keys table's key (a compressed EC point in
                 // a CSR must not give the same key a second hash).
-                key_hash: super::keys::key_hash(&request.public_key_der),
+                key_hash: crate::policy::keys::key_hash(&request.public_key_der),
                 names: json!(request.names).to_string(),
                 not_before: issued.not_before,
                 not_after: issued.not_after,

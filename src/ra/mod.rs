@@ -102,7 +102,7 @@ pub struct Ra {
     pub(crate) validator: Arc<Validator>,
     pub(crate) ca: Arc<CertificateAuthority>,
     pub(crate) metrics: Arc<Metrics>,
-    /// `revocation::issuer_id` of the issuing CA, stored with every serial.
+    /// `issuance::issuer_id` of the issuing CA, stored with every serial.
     pub(crate) issuer_id: String,
     /// Bumped after every revocation this process commits, so the OCSP pre-signer can act
     /// at once (other processes' revocations reach it by polling).
@@ -128,7 +128,7 @@ impl Ra {
             config,
             clock,
             validator,
-            issuer_id: crate::revocation::issuer_id(ca.issuer()),
+            issuer_id: crate::issuance::issuer_id(ca.issuer()),
             revocations: tokio::sync::watch::Sender::new(0),
             ca,
             metrics,

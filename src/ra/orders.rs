@@ -262,7 +262,7 @@ impl Ra {
         self.ensure_csr_key_not_blocked(&checked.public_key_der)
             .await?;
         let serial = Serial::random();
-        let crl_shard = crate::revocation::shard_of(&serial, self.config.crl.shards);
+        let crl_shard = crate::issuance::shard_of(&serial, self.config.crl.shards);
         let now = self.clock.now();
         let txn = self.storage.begin().await?;
         let mut m = q::order(&txn, order_id)

@@ -3,11 +3,11 @@
 //! `revoke_write::write_revocation`, shared with `hanko admin revoke` and the bad-key
 //! revoker.
 
-use super::keys::key_hash;
 use super::revoke_write::{write_revocation, Revocation, Source};
 use super::{Ra, RaError, RaResult};
 use crate::audit::Actor;
 use crate::core::RevocationReason;
+use crate::policy::keys::key_hash;
 use crate::storage::queries as q;
 use crate::storage::StorageError;
 

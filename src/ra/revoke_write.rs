@@ -5,10 +5,11 @@
 //! responses are made from, the blocking of the key, the subscriber's notice and the audit
 //! event always commit together (DESIGN invariant 4).
 
-use super::keys::{block_key_in, key_hash};
+use super::keys::block_key_in;
 use super::{RaError, RaResult};
 use crate::audit::{self, Actor};
 use crate::core::RevocationReason;
+use crate::policy::keys::key_hash;
 use crate::storage::entities::{certificate, revocation_notice, revoked_certificate};
 use crate::storage::queries as q;
 use chrono::{DateTime, Utc};
@@ -290,7 +291,7 @@ pub fn certificate_spki(der: &[u8]) -> RaResult<Vec<u8>> {
     Ok(cert.tbs_certificate.subject_pki.raw.to_vec())
 }
 
-/// `revocation::issuer_id` of the certificate that issued the leaf of `chain_pem`.
+/// `issuance::issuer_id` of the certificate that issued the leaf of `chain_pem`.
 fn chain_issuer_id(chain_pem: &str) -> RaResult<String> {
     let issuer = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
         .nth(1)

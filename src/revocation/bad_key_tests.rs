@@ -75,7 +75,7 @@ async fn every_unexpired_certificate_of_a_blocked_key_is_revoked_once() {
         .to_public_key_der()
         .expect("der")
         .into_vec();
-    let hash = crate::ra::keys::key_hash(&spki);
+    let hash = crate::policy::keys::key_hash(&spki);
     let now = Utc::now();
     let later = now + Days::days(60);
     let superseded_at = now - Days::days(2);

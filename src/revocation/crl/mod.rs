@@ -92,7 +92,7 @@ impl CrlSigner {
             storage,
             issuer: crl_issuer,
             signer: issuer.signer.clone(),
-            issuer_id: crate::revocation::issuer_id(issuer),
+            issuer_id: crate::issuance::issuer_id(issuer),
             crl_base_url: config.ca.crl_base_url.clone(),
             config: config.crl.clone(),
             publish_dir,

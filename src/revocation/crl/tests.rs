@@ -78,7 +78,7 @@ impl Rig {
             &txn,
             revoked_certificate::Model {
                 serial: serial.into(),
-                issuer_id: crate::revocation::issuer_id(&self.issuer),
+                issuer_id: crate::issuance::issuer_id(&self.issuer),
                 crl_shard: shard,
                 revoked_at: at,
                 reason,
@@ -94,7 +94,7 @@ impl Rig {
     async fn listed(&self, shard: i32) -> Vec<(String, Option<u8>)> {
         let row = q::crl_shard(
             self.storage.reader(),
-            &crate::revocation::issuer_id(&self.issuer),
+            &crate::issuance::issuer_id(&self.issuer),
             shard,
         )
         .await

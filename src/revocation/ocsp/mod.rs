@@ -76,7 +76,7 @@ impl Ocsp {
             .map_err(OcspError::Encoding)?;
         let capacity = config.ocsp.cache_entries;
         Ok(Arc::new(Ocsp {
-            issuer_id: super::issuer_id(&issuer),
+            issuer_id: crate::issuance::issuer_id(&issuer),
             storage,
             config,
             issuer,

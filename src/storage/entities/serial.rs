@@ -13,7 +13,7 @@ pub struct Model {
     /// The CRL shard named in the certificate's CRLDP (CP 4.9.7); NULL (issued before
     /// sharding) reads as shard 0.
     pub crl_shard: Option<i32>,
-    /// `revocation::issuer_id` of the issuing CA; NULL reads as the current issuer.
+    /// `issuance::issuer_id` of the issuing CA; NULL reads as the current issuer.
     pub issuer_id: Option<String>,
 }
 
