@@ -1,10 +1,13 @@
-//! Endpoint handlers (RFC 8555 7). Each authenticates, decodes its payload, calls `ra` and
-//! renders; errors become problems through `problem.rs`.
+//! Endpoint handlers (RFC 8555 7). Each authenticates (`auth.rs`: the `AccountRequest` and
+//! `PostAsGet` extractors, or `authenticate` for newAccount and revokeCert), decodes its
+//! payload, calls `ra` and renders; errors become problems through `problem.rs`.
 
+use super::auth::{authenticate, AccountRequest, KeyMode, PostAsGet};
 use super::jws::KeyRef;
+use super::jws::ParsedJws;
 use super::problem::Problem;
 use super::render;
-use super::routes::{authenticate, Authed, KeyMode, Shared};
+use super::routes::Shared;
 use crate::core::{Identifier, OrderStatus};
 use crate::ra::{NewAccount, NewAccountOutcome, RevocationRequester, RevokeRequest};
 use axum::body::Bytes;
@@ -39,11 +42,11 @@ fn link_up(res: &mut Response, url: &str) {
 }
 
 /// Decode the payload as `T`; type errors are `malformed` with serde's description.
-fn payload<T: for<'de> Deserialize<'de>>(authed: &Authed) -> Result<T, Problem> {
-    if authed.jws.payload_is_empty {
+fn payload<T: for<'de> Deserialize<'de>>(jws: &ParsedJws) -> Result<T, Problem> {
+    if jws.payload_is_empty {
         return Err(Problem::malformed("this request needs a JSON payload"));
     }
-    let v = authed.jws.payload_json()?;
+    let v = jws.payload_json()?;
     serde_json::from_value(v).map_err(|e| Problem::malformed(format!("payload: {e}")))
 }
 
@@ -124,7 +127,7 @@ struct NewAccountPayload {
 
 pub async fn new_account(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
     let authed = authenticate(&state, &headers, "/acme/new-account", &body, KeyMode::Jwk).await?;
-    let p: NewAccountPayload = payload(&authed)?;
+    let p: NewAccountPayload = payload(&authed.jws)?;
     if p.external_account_binding.is_some() {
         return Err(Problem::malformed(
             "external account binding is not enabled on this server",
@@ -160,24 +163,17 @@ struct AccountUpdate {
     status: Option<String>,
 }
 
-pub async fn account(
-    state: Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Res {
-    let path = format!("/acme/acct/{id}");
-    let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
-    let account = authed.account()?;
+pub async fn account(state: Shared, Path(id): Path<String>, request: AccountRequest) -> Res {
+    let account = &request.account;
     if account.id != id {
         return Err(Problem::unauthorized(
             "the kid does not match this account URL",
         ));
     }
-    let view = if authed.jws.payload_is_empty {
+    let view = if request.jws.payload_is_empty {
         account.clone()
     } else {
-        let p: AccountUpdate = payload(&authed)?;
+        let p: AccountUpdate = payload(&request.jws)?;
         let deactivate = match p.status.as_deref() {
             None => false,
             Some("deactivated") => true,
@@ -201,17 +197,11 @@ pub async fn orders(
     state: Shared,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    request: PostAsGet,
 ) -> Res {
-    // The JWS url of a followed `next` link includes the cursor (RFC 8555 6.4, 7.1.2.1).
-    let path = match &query {
-        Some(q) => format!("/acme/acct/{id}/orders?{q}"),
-        None => format!("/acme/acct/{id}/orders"),
-    };
-    let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
-    authed.require_empty()?;
-    if authed.account()?.id != id {
+    // The JWS url of a followed `next` link includes the cursor (RFC 8555 6.4, 7.1.2.1):
+    // `auth::signed_path` keeps the query for this route.
+    if request.account.id != id {
         return Err(Problem::unauthorized("the kid does not match this account"));
     }
     let page: u64 = query
@@ -236,10 +226,9 @@ pub async fn orders(
     Ok(res)
 }
 
-pub async fn key_change(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, "/acme/key-change", &body, KeyMode::Kid).await?;
-    let account = authed.account()?.clone();
-    let inner = super::jws::parse_key_change(&authed.jws)?;
+pub async fn key_change(state: Shared, request: AccountRequest) -> Res {
+    let account = request.account;
+    let inner = super::jws::parse_key_change(&request.jws)?;
     let kid = state.urls.account(&account.id);
     if inner.account != kid {
         return Err(Problem::unauthorized(
@@ -273,10 +262,9 @@ struct NewOrderPayload {
     profile: Option<String>,
 }
 
-pub async fn new_order(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(&state, &headers, "/acme/new-order", &body, KeyMode::Kid).await?;
-    let account = authed.account()?;
-    let p: NewOrderPayload = payload(&authed)?;
+pub async fn new_order(state: Shared, request: AccountRequest) -> Res {
+    let account = &request.account;
+    let p: NewOrderPayload = payload(&request.jws)?;
     if p.not_before.is_some() || p.not_after.is_some() {
         return Err(Problem::malformed(
             "notBefore/notAfter are not supported: validity comes from the profile",
@@ -303,17 +291,8 @@ fn order_response(state: &Shared, view: &crate::ra::OrderView) -> Response {
     res
 }
 
-pub async fn order(state: Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
-    let authed = authenticate(
-        &state,
-        &headers,
-        &format!("/acme/order/{id}"),
-        &body,
-        KeyMode::Kid,
-    )
-    .await?;
-    authed.require_empty()?;
-    let view = state.ra.order(&authed.account()?.id, &id).await?;
+pub async fn order(state: Shared, Path(id): Path<String>, request: PostAsGet) -> Res {
+    let view = state.ra.order(&request.account.id, &id).await?;
     Ok(order_response(&state, &view))
 }
 
@@ -322,77 +301,44 @@ struct FinalizePayload {
     csr: String,
 }
 
-pub async fn finalize(
-    state: Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Res {
-    let path = format!("/acme/order/{id}/finalize");
-    let authed = authenticate(&state, &headers, &path, &body, KeyMode::Kid).await?;
-    let p: FinalizePayload = payload(&authed)?;
+pub async fn finalize(state: Shared, Path(id): Path<String>, request: AccountRequest) -> Res {
+    let p: FinalizePayload = payload(&request.jws)?;
     let csr = URL_SAFE_NO_PAD
         .decode(p.csr.as_bytes())
         .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "badCSR", "csr is not base64url"))?;
-    let view = state.ra.finalize(&authed.account()?.id, &id, &csr).await?;
+    let view = state.ra.finalize(&request.account.id, &id, &csr).await?;
     Ok(order_response(&state, &view))
 }
 
-pub async fn authorization(
-    state: Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Res {
-    let authed = authenticate(
-        &state,
-        &headers,
-        &format!("/acme/authz/{id}"),
-        &body,
-        KeyMode::Kid,
-    )
-    .await?;
-    let account_id = authed.account()?.id.clone();
-    let view = if authed.jws.payload_is_empty {
-        state.ra.authorization(&account_id, &id).await?
+pub async fn authorization(state: Shared, Path(id): Path<String>, request: AccountRequest) -> Res {
+    let account_id = &request.account.id;
+    let view = if request.jws.payload_is_empty {
+        state.ra.authorization(account_id, &id).await?
     } else {
-        let p: Value = authed.jws.payload_json()?;
+        let p: Value = request.jws.payload_json()?;
         if p.get("status").and_then(Value::as_str) != Some("deactivated") {
             return Err(Problem::malformed(
                 "an authorization update may only set status to \"deactivated\"",
             ));
         }
-        state.ra.deactivate_authorization(&account_id, &id).await?
+        state.ra.deactivate_authorization(account_id, &id).await?
     };
     Ok(Json(render::authorization(&state.urls, &view)).into_response())
 }
 
-pub async fn challenge(
-    state: Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Res {
-    let authed = authenticate(
-        &state,
-        &headers,
-        &format!("/acme/chall/{id}"),
-        &body,
-        KeyMode::Kid,
-    )
-    .await?;
-    let account_id = authed.account()?.id.clone();
-    let view = if authed.jws.payload_is_empty {
-        state.ra.challenge(&account_id, &id).await?
+pub async fn challenge(state: Shared, Path(id): Path<String>, request: AccountRequest) -> Res {
+    let account_id = &request.account.id;
+    let view = if request.jws.payload_is_empty {
+        state.ra.challenge(account_id, &id).await?
     } else {
         // RFC 8555 7.5.1: the response is an empty JSON object; we ignore its members.
-        let p: Value = authed.jws.payload_json()?;
+        let p: Value = request.jws.payload_json()?;
         if !p.is_object() {
             return Err(Problem::malformed(
                 "challenge response must be a JSON object",
             ));
         }
-        state.ra.respond_challenge(&account_id, &id).await?
+        state.ra.respond_challenge(account_id, &id).await?
     };
     let mut res = Json(render::challenge(&state.urls, &view)).into_response();
     link_up(&mut res, &state.urls.authz(&view.authz_id));
@@ -402,21 +348,7 @@ pub async fn challenge(
     Ok(res)
 }
 
-pub async fn certificate(
-    state: Shared,
-    Path(serial): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Res {
-    let authed = authenticate(
-        &state,
-        &headers,
-        &format!("/acme/cert/{serial}"),
-        &body,
-        KeyMode::Kid,
-    )
-    .await?;
-    authed.require_empty()?;
+pub async fn certificate(state: Shared, Path(serial): Path<String>, _: PostAsGet) -> Res {
     let chain = state.ra.certificate_chain(&serial).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
@@ -441,7 +373,7 @@ pub async fn revoke(state: Shared, headers: HeaderMap, body: Bytes) -> Res {
         KeyMode::Either,
     )
     .await?;
-    let p: RevokePayload = payload(&authed)?;
+    let p: RevokePayload = payload(&authed.jws)?;
     let certificate_der = URL_SAFE_NO_PAD
         .decode(p.certificate.as_bytes())
         .map_err(|_| Problem::malformed("certificate is not base64url"))?;

@@ -2,6 +2,7 @@
 //! and `problem.rs`, the one place that turns errors into problem documents.
 //! Owns: HTTP. Must not touch: storage directly (goes through `ra`).
 
+pub mod auth;
 mod handlers;
 pub mod jws;
 pub mod nonce;

@@ -1,18 +1,15 @@
-//! The router, shared state, response decoration (Replay-Nonce, Link: index) and the JWS
-//! authentication every POST goes through (RFC 8555 6.2–6.5).
+//! The router, shared state and response decoration (Replay-Nonce, Link: index). The JWS
+//! authentication every POST goes through (RFC 8555 6.2–6.5) is `auth.rs`.
 
 use super::handlers;
-use super::jws::{AccountKey, KeyRef, ParsedJws};
-use super::nonce::{NonceError, NonceService};
+use super::nonce::NonceService;
 use super::problem::Problem;
 use super::render::Urls;
 use crate::config::Config;
-use crate::core::AccountStatus;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::ra::{AccountView, Ra};
-use axum::body::Bytes;
+use crate::ra::Ra;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -128,134 +125,4 @@ async fn count(State(state): Shared, req: Request, next: Next) -> Response {
         })
         .inc();
     res
-}
-
-/// Which key a request must be signed with (RFC 8555 6.2).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum KeyMode {
-    /// newAccount: `jwk`.
-    Jwk,
-    /// Everything else: `kid` of an existing, valid account.
-    Kid,
-    /// revokeCert: either.
-    Either,
-}
-
-pub struct Authed {
-    pub jws: ParsedJws,
-    /// Set for `kid` requests.
-    pub account: Option<AccountView>,
-    /// Set for `jwk` requests.
-    pub key: Option<AccountKey>,
-}
-
-impl Authed {
-    /// The account of a `kid` request (KeyMode::Kid guarantees it).
-    pub fn account(&self) -> Result<&AccountView, Problem> {
-        self.account
-            .as_ref()
-            .ok_or_else(|| Problem::malformed("this request must be signed with an account kid"))
-    }
-
-    /// POST-as-GET (RFC 8555 6.3): the payload must be the empty string.
-    pub fn require_empty(&self) -> Result<(), Problem> {
-        if self.jws.payload_is_empty {
-            Ok(())
-        } else {
-            Err(Problem::malformed("POST-as-GET requires an empty payload"))
-        }
-    }
-}
-
-/// Parse, replay-check and verify a JWS POST for `path`.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
-    body: &Bytes,
-    mode: KeyMode,
-) -> Result<Authed, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // RFC 9110 8.3.1: type and subtype are case-insensitive.
-    let media_type = content_type.split(';').next().map(str::trim);
-    if !media_type.is_some_and(|t| t.eq_ignore_ascii_case("application/jose+json")) {
-        return Err(Problem::unsupported_media_type());
-    }
-    let jws = ParsedJws::parse(body)?;
-    let expected_url = state.urls.path(path);
-    if jws.url != expected_url {
-        return Err(Problem::unauthorized(format!(
-            "JWS url {:?} does not match the request URL {expected_url:?} (RFC 8555 6.4)",
-            jws.url
-        )));
-    }
-    let nonce = jws
-        .nonce
-        .as_deref()
-        .ok_or_else(|| Problem::bad_nonce("JWS has no nonce (RFC 8555 6.5)"))?;
-    state.nonces.consume(nonce).map_err(|e| {
-        Problem::bad_nonce(match e {
-            NonceError::Unknown => "nonce was not issued by this server",
-            NonceError::Expired => "nonce has expired",
-            NonceError::Reused => "nonce has already been used",
-        })
-    })?;
-    match (&jws.key, mode) {
-        (KeyRef::Jwk(key), KeyMode::Jwk | KeyMode::Either) => {
-            let key = key.clone();
-            jws.verify(&key)?;
-            Ok(Authed {
-                jws,
-                account: None,
-                key: Some(key),
-            })
-        }
-        (KeyRef::Kid(kid), KeyMode::Kid | KeyMode::Either) => {
-            let account = account_for_kid(state, kid).await?;
-            let key = AccountKey::from_jwk(&account.jwk)?;
-            jws.verify(&key)?;
-            // A key blocked after the account was created (admin block-key, a proven key
-            // compromise) no longer speaks for the account: CP 4.9.12, RFC 8555 6.7
-            // badPublicKey. Recovery is a new account with a new key: a key change would
-            // have to be signed by the very key that is no longer trusted.
-            state.ra.ensure_key_not_blocked(&key.spki_der).await?;
-            Ok(Authed {
-                jws,
-                account: Some(account),
-                key: None,
-            })
-        }
-        (KeyRef::Jwk(_), KeyMode::Kid) => Err(Problem::malformed(
-            "this request must be signed with the account's kid, not a jwk (RFC 8555 6.2)",
-        )),
-        (KeyRef::Kid(_), KeyMode::Jwk) => Err(Problem::malformed(
-            "newAccount must be signed with a jwk, not a kid (RFC 8555 6.2)",
-        )),
-    }
-}
-
-async fn account_for_kid(state: &AppState, kid: &str) -> Result<AccountView, Problem> {
-    let prefix = state.urls.account("");
-    let id = kid
-        .strip_prefix(&prefix)
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(|| {
-            Problem::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "accountDoesNotExist",
-                format!("kid {kid:?} is not an account URL of this server"),
-            )
-        })?;
-    let account = state.ra.account(id).await?;
-    if account.status != AccountStatus::Valid {
-        // RFC 8555 7.3.6: 401 for requests from a deactivated account.
-        return Err(Problem::account_not_valid(format!(
-            "account is {}",
-            account.status
-        )));
-    }
-    Ok(account)
 }
