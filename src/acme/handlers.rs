@@ -3,8 +3,7 @@
 //! payload, calls `ra` and renders; errors become problems through `problem.rs`.
 
 use super::auth::{authenticate, AccountRequest, KeyMode, PostAsGet};
-use super::jws::KeyRef;
-use super::jws::ParsedJws;
+use super::jws::{KeyRef, ParsedJws};
 use super::problem::Problem;
 use super::render;
 use super::routes::Shared;
