@@ -38,7 +38,7 @@ fn verdict(accepted: bool) -> Verdict {
 /// The order the `csr` target finalizes: CSR seeds name exactly these (RFC 8555 7.4).
 pub const CSR_ORDER_NAMES: &[&str] = &["hanko-ci.com", "www.hanko-ci.com"];
 
-/// A JWS request body as `acme::routes::authenticate` sees it: `ParsedJws::parse`, then
+/// A JWS request body as `acme::auth::authenticate` sees it: `ParsedJws::parse`, then
 /// the signature against the embedded `jwk` (a `kid` needs the account database, so a
 /// `kid` JWS is accepted once it parses), the payload as JSON, and — when the payload is
 /// itself a JWS — the keyChange inner-JWS rules (RFC 8555 7.3.5).

@@ -112,11 +112,13 @@ impl CeremonyCommand {
     }
 }
 
-/// Run the ceremony the command line asks for.
+/// Run the ceremony the command line asks for, on the audit database opened (and migrated)
+/// first, as for every role.
 pub async fn run(config: Config, command: CeremonyCommand) -> anyhow::Result<()> {
-    plan::run(config, command.into())
-        .await
-        .map_err(anyhow::Error::from)
+    let storage = crate::bootstrap::open(&config).await?;
+    let outcome = plan::run(config, &storage, command.into()).await;
+    storage.close().await;
+    outcome.map_err(anyhow::Error::from)
 }
 
 impl From<CeremonyCommand> for plan::CeremonyCommand {

@@ -22,9 +22,13 @@ mod tests;
 /// Open the database (creating the data directory) and apply any pending migrations:
 /// every process of every role runs on the current schema.
 pub async fn open(config: &Config) -> anyhow::Result<Storage> {
-    std::fs::create_dir_all(&config.storage.data_dir)?;
-    let storage = Storage::connect(&config.database_url(), config.storage.max_connections).await?;
-    storage.migrate().await?;
+    let dir = &config.storage.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    let storage = Storage::connect(&config.database_url(), config.storage.max_connections)
+        .await
+        .context("connecting to the database (storage.url)")?;
+    storage.migrate().await.context("running migrations")?;
     Ok(storage)
 }
 

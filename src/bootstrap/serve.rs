@@ -40,11 +40,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let setup = issuer_setup(&config).await?;
-    let storage =
-        crate::storage::Storage::connect(&config.database_url(), config.storage.max_connections)
-            .await
-            .context("connecting to the database (storage.url)")?;
-    storage.migrate().await.context("running migrations")?;
+    let storage = super::open(&config).await?;
     audit_key_activation(&storage, &setup).await?;
     let metrics = Arc::new(Metrics::new());
     let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);

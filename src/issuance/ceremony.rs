@@ -143,23 +143,17 @@ fn refused(message: impl Into<String>) -> CeremonyError {
     CeremonyError::Refused(message.into())
 }
 
-/// Run one ceremony: open the audit database (migrated, as `serve` does) first, so no key
-/// is generated that could not be audited, then do the HSM work on a blocking thread.
-pub async fn run(config: Config, command: CeremonyCommand) -> Result<(), CeremonyError> {
-    std::fs::create_dir_all(&config.storage.data_dir).map_err(|e| {
-        CeremonyError::Io(
-            format!(
-                "creating data directory {}",
-                config.storage.data_dir.display()
-            ),
-            e,
-        )
-    })?;
-    let storage = Storage::connect(&config.database_url(), config.storage.max_connections).await?;
-    storage.migrate().await?;
+/// Run one ceremony on `storage` (opened and migrated by the caller, `admin::ceremony`,
+/// before anything else, so no key is generated that could not be audited): the HSM work
+/// runs on a blocking thread.
+pub async fn run(
+    config: Config,
+    storage: &Storage,
+    command: CeremonyCommand,
+) -> Result<(), CeremonyError> {
     let runtime = tokio::runtime::Handle::current();
     let audit_storage = storage.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut output = std::io::stdout();
@@ -174,9 +168,7 @@ pub async fn run(config: Config, command: CeremonyCommand) -> Result<(), Ceremon
         ceremony.perform(&command)
     })
     .await
-    .unwrap_or_else(|e| Err(refused(format!("the ceremony stopped unexpectedly: {e}"))));
-    storage.close().await;
-    outcome
+    .unwrap_or_else(|e| Err(refused(format!("the ceremony stopped unexpectedly: {e}"))))
 }
 
 /// One ceremony's context. Blocking: runs on a thread where `runtime.block_on` is allowed.
