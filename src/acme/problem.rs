@@ -206,6 +206,7 @@ impl From<RaError> for Problem {
             }
             RaError::AlreadyRevoked(d) => Problem::new(S::BAD_REQUEST, "alreadyRevoked", d),
             RaError::InvalidProfile(d) => Problem::new(S::BAD_REQUEST, "invalidProfile", d),
+            RaError::Caa(d) => Problem::new(S::FORBIDDEN, "caa", d),
             RaError::Conflict { detail, account_id } => {
                 let mut p = Problem::new(S::CONFLICT, "malformed", detail);
                 p.more.location = Some(account_id);
