@@ -9,7 +9,9 @@
 //! method each), `tls.rs` (the certificate-agnostic TLS client both http-01 and tls-alpn-01
 //! use), `evidence.rs` (what an attempt records for the CPS 5.5 archive).
 
+mod caa;
 mod dns01;
+mod dns_client;
 mod evidence;
 mod http01;
 mod perspective;
@@ -17,6 +19,8 @@ mod resolve;
 mod tls;
 mod tlsalpn01;
 
+#[cfg(test)]
+mod caa_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

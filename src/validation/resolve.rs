@@ -110,24 +110,6 @@ impl Dns {
         resolved.usable(host).map(<[IpAddr]>::to_vec)
     }
 
-    /// TXT values at `name`, each record's character-strings joined (RFC 8555 8.4 puts the
-    /// digest in one TXT RDATA; long values may be split across strings, RFC 1035 3.3.14).
-    pub async fn txt(&self, name: &str) -> Result<Vec<String>, ResolveError> {
-        let name = Name::from_ascii(name)?;
-        let lookup = self.resolver.txt_lookup(name).await?;
-        Ok(lookup
-            .iter()
-            .map(|txt| {
-                let bytes: Vec<u8> = txt
-                    .txt_data()
-                    .iter()
-                    .flat_map(|s| s.iter().copied())
-                    .collect();
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-            .collect())
-    }
-
     /// Why `ip` is refused, or `None` when the policy lets it through.
     pub fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
         if self.allow_private {
