@@ -294,4 +294,12 @@ mod tests {
         );
         assert_eq!(problem(Vec::new()).kind, "rejectedIdentifier");
     }
+
+    /// A CAA refusal at finalize is RFC 8555's `caa` problem (6.7), 403.
+    #[test]
+    fn caa_refusal_is_the_caa_problem() {
+        let p = Problem::from(RaError::Caa("CAA record for x prevents issuance".into()));
+        assert_eq!(p.kind, "caa");
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
 }
