@@ -20,10 +20,11 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # --- 1. System packages --------------------------------------------------------------
 # Debian package names; the binaries the tests call are certbot, lego, named, nsupdate,
-# dig, openssl, softhsm2-util, and PostgreSQL's initdb/pg_ctl/psql; g++ builds libFuzzer
+# dig, dnssec-keygen/dnssec-signzone, unbound (the validating resolver of the DNSSEC tests),
+# openssl, softhsm2-util, and PostgreSQL's initdb/pg_ctl/psql; g++ builds libFuzzer
 # (libfuzzer-sys) for the fuzz smoke run.
 PACKAGES=(certbot python3-certbot-dns-rfc2136 lego bind9 bind9-utils bind9-dnsutils
-          postgresql softhsm2 openssl python3-venv g++)
+          unbound postgresql softhsm2 openssl python3-venv g++)
 
 install_packages() {
     local missing=() pkg

@@ -57,6 +57,9 @@ impl TsigKey {
 pub struct Zone {
     pub origin: String,
     pub hosts: Vec<String>,
+    /// The zone file as served, instead of the generated one (a zone signed beforehand with
+    /// dnssec-signzone, see `unbound::sign_zone`). Such a zone is static: no dynamic updates.
+    pub text: Option<String>,
 }
 
 impl Zone {
@@ -64,6 +67,7 @@ impl Zone {
         Zone {
             origin: origin.trim_end_matches('.').to_ascii_lowercase(),
             hosts: Vec::new(),
+            text: None,
         }
     }
 
@@ -86,7 +90,8 @@ impl Zone {
         self
     }
 
-    fn zone_file(&self) -> String {
+    /// The generated zone file: SOA, NS, and `A 127.0.0.1` for the apex, the hosts and `*`.
+    pub fn zone_file(&self) -> String {
         let mut z = String::new();
         let origin = &self.origin;
         // Short timers: nothing caches for long in a test.
@@ -384,14 +389,19 @@ key "{name}" {{
     );
     for zone in zones {
         let file = dir.join(format!("{}.zone", zone.origin));
-        std::fs::write(&file, zone.zone_file())
-            .with_context(|| format!("writing {}", file.display()))?;
+        let text = zone.text.clone().unwrap_or_else(|| zone.zone_file());
+        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+        // A zone given as text (signed beforehand) is served as it is: named must not
+        // re-sign or update it.
+        let update = match zone.text {
+            Some(_) => String::new(),
+            None => format!("    allow-update {{ key \"{}\"; }};\n", key.name),
+        };
         let _ = writeln!(
             conf,
-            "zone \"{origin}\" {{\n    type primary;\n    file \"{file}\";\n    allow-update {{ key \"{name}\"; }};\n}};",
+            "zone \"{origin}\" {{\n    type primary;\n    file \"{file}\";\n{update}}};",
             origin = zone.origin,
             file = file.display(),
-            name = key.name,
         );
     }
     let path = dir.join("named.conf");

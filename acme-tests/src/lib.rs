@@ -26,6 +26,7 @@ pub mod revoke;
 pub mod rig;
 pub mod server;
 pub mod softhsm;
+pub mod unbound;
 
 pub use bind9::{Bind9, TsigKey, Zone};
 pub use http01::Http01Responder;
@@ -35,6 +36,7 @@ pub use process::{require_tool, Cmd, CmdOutput};
 pub use rig::{Rig, RigOptions, ZONE};
 pub use server::{HankoOptions, HankoServer};
 pub use softhsm::SoftHsm;
+pub use unbound::{sign_zone, SignedZone, Unbound};
 
 /// Contact address used by every client test; under the test zone so nothing leaves the box.
 pub const CONTACT_EMAIL: &str = "ops@hanko-ci.com";

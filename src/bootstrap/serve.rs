@@ -44,6 +44,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     audit_key_activation(&storage, &setup).await?;
     let metrics = Arc::new(Metrics::new());
     let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
+    crate::validation::check_start(&config, clock.now()).await?;
     let validator =
         Arc::new(Validator::new(&config.validation, clock.clone()).context("validation setup")?);
     let (listener_chain, listener_key) = match (&config.server.tls_cert, &config.server.tls_key) {

@@ -129,6 +129,27 @@ pub struct ValidationConfig {
     pub allow_private_addresses: bool,
     /// Validations run at once; more wait in the queue.
     pub concurrency: usize,
+    /// DNSSEC for CAA and dns-01 lookups (BR 3.2.2.8, SC-085): `"off"`, or
+    /// `"validating-resolver"`: every resolver in `dns_resolvers` is a validating resolver
+    /// (Unbound with the IANA root anchor) whose AD bit hanko trusts; a SERVFAIL that an
+    /// answer with CD=1 explains is reported as DNSSEC-bogus. Publicly-trusted profiles
+    /// refuse to start with `"off"` once the dated table requires DNSSEC.
+    pub dnssec: DnssecMode,
+    /// Name whose SOA is asked of every resolver at start in `validating-resolver` mode; the
+    /// start is refused unless each answers with AD=1. Default `"."` (the signed root); test
+    /// rigs with their own trust anchor name a signed test zone.
+    pub dnssec_probe_name: String,
+}
+
+/// How DNSSEC is validated (ARCHITECTURE.md "DNSSEC").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnssecMode {
+    /// No DNSSEC: answers are taken as they come (development, private PKI).
+    #[default]
+    Off,
+    /// Trust the AD bit of the configured local validating resolvers.
+    ValidatingResolver,
 }
 
 impl Default for ValidationConfig {
@@ -142,6 +163,8 @@ impl Default for ValidationConfig {
             http01_max_redirects: 10,
             allow_private_addresses: false,
             concurrency: 32,
+            dnssec: DnssecMode::Off,
+            dnssec_probe_name: ".".to_string(),
         }
     }
 }
@@ -604,6 +627,12 @@ impl Config {
             .unwrap_or_else(|| format!("https://{}", self.server.listen))
     }
 
+    /// An account's URL exactly as its client sees it (RFC 8555 7.3), which CAA `accounturi`
+    /// is compared with (RFC 8657 3); `ra` needs it without depending on `acme`.
+    pub fn account_url(&self, account_id: &str) -> String {
+        account_url(&self.base_url(), account_id)
+    }
+
     /// The database URL, defaulting to SQLite in the data directory (WAL mode is set by
     /// `storage`).
     pub fn database_url(&self) -> String {
@@ -634,3 +663,9 @@ fn unknown_field(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// The one place the account URL shape lives: `acme` serves it, `ra` compares CAA
+/// `accounturi` with it.
+pub fn account_url(base_url: &str, account_id: &str) -> String {
+    format!("{base_url}/acme/acct/{account_id}")
+}

@@ -37,6 +37,12 @@ pub(crate) struct Evidence {
     /// tls-alpn-01: facts about the handshake and the certificate presented.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFacts>,
+    /// dns-01: the DNSSEC status of the TXT answer (`secure`, `insecure`, `unchecked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<super::dns_client::Dnssec>,
+    /// CAA (BR 3.2.2.8): names queried, relevant name, records, dnssec, decision, reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caa: Option<serde_json::Value>,
     /// `valid` or `invalid`.
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]

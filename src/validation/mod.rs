@@ -7,9 +7,14 @@
 //! Files: `perspective.rs` (the local vantage point and the dispatch), `resolve.rs` (DNS and
 //! the address policy of DESIGN invariant 6), `http01.rs`, `dns01.rs`, `tlsalpn01.rs` (one
 //! method each), `tls.rs` (the certificate-agnostic TLS client both http-01 and tls-alpn-01
-//! use), `evidence.rs` (what an attempt records for the CPS 5.5 archive).
+//! use), `evidence.rs` (what an attempt records for the CPS 5.5 archive), `dns_client.rs`
+//! (our stub DNS client: AD/CD bits, for CAA and dns-01), `caa.rs` (the RFC 8659 3 search,
+//! decided by `policy::caa`), `dnssec.rs` (the start-up checks of SC-085).
 
+mod caa;
 mod dns01;
+mod dns_client;
+mod dnssec;
 mod evidence;
 mod http01;
 mod perspective;
@@ -18,10 +23,13 @@ mod tls;
 mod tlsalpn01;
 
 #[cfg(test)]
+mod caa_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
+pub use dnssec::{check_publicly_trusted_dnssec, check_start};
 pub use perspective::{LocalPerspective, LOCAL_PERSPECTIVE_ID};
 pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
 
@@ -91,6 +99,8 @@ pub enum SetupError {
     Resolver(String),
     #[error("HTTP client setup: {0}")]
     Http(String),
+    #[error("DNSSEC: {0}")]
+    Dnssec(String),
 }
 
 /// One perspective's outcome within a corroborated validation.

@@ -4,11 +4,12 @@
 //! invariant 6), dispatches to http-01 (RFC 8555 8.3), dns-01 (RFC 8555 8.4) or tls-alpn-01
 //! (RFC 8737), and turns every attempt into an `Outcome` with evidence (CPS 5.5).
 
+use super::dns_client::DnsClient;
 use super::evidence::Evidence;
 use super::resolve::Dns;
-use super::{dns01, http01, tls, tlsalpn01};
-use super::{ChallengeCheck, Outcome, Perspective, SetupError, ValidationRequest};
-use crate::config::ValidationConfig;
+use super::{caa, dns01, http01, tls, tlsalpn01};
+use super::{CaaParams, ChallengeCheck, Outcome, Perspective, SetupError, ValidationRequest};
+use crate::config::{DnssecMode, ValidationConfig};
 use crate::core::{ChallengeType, Clock, FailureKind, ValidationFailure};
 use chrono::SecondsFormat;
 use std::sync::Arc;
@@ -22,10 +23,19 @@ pub const LOCAL_PERSPECTIVE_ID: &str = "local";
 pub(crate) struct Context {
     pub config: ValidationConfig,
     pub dns: Dns,
+    /// The stub client for lookups whose DNSSEC status matters (CAA, dns-01 TXT).
+    pub stub: DnsClient,
     /// For http-01 redirects to https: any certificate, ALPN http/1.1.
     pub http_tls: rustls::ClientConfig,
     /// For tls-alpn-01: any certificate, ALPN exactly `acme-tls/1` (RFC 8737 3).
     pub alpn_tls: Arc<rustls::ClientConfig>,
+}
+
+impl Context {
+    /// `validation.dnssec = "validating-resolver"`: the AD bit is trusted.
+    pub fn validating(&self) -> bool {
+        self.config.dnssec == DnssecMode::ValidatingResolver
+    }
 }
 
 pub struct LocalPerspective {
@@ -45,6 +55,7 @@ impl LocalPerspective {
         let context = Context {
             config: config.clone(),
             dns: Dns::new(config)?,
+            stub: DnsClient::from_config(config)?,
             http_tls: tls::client_config(&[b"http/1.1"])?,
             alpn_tls: Arc::new(tls::client_config(&[tls::ACME_TLS_ALPN])?),
         };
@@ -74,7 +85,10 @@ impl LocalPerspective {
             if let Some(challenge) = &request.challenge {
                 self.check_challenge(&host, challenge, evidence).await?;
             }
-            // TODO(#12): CAA (request.caa) is checked here by the CAA part of issue #12.
+            // BR 3.2.2.8: CAA is checked at validation, after domain control was shown.
+            if let Some(params) = &request.caa {
+                self.check_caa(&host, params, evidence).await?;
+            }
             Ok(())
         };
         match tokio::time::timeout(budget, attempt).await {
@@ -87,6 +101,18 @@ impl LocalPerspective {
                 ),
             )),
         }
+    }
+
+    async fn check_caa(
+        &self,
+        host: &str,
+        params: &CaaParams,
+        evidence: &mut Evidence,
+    ) -> Result<(), ValidationFailure> {
+        let (result, caa_evidence) =
+            caa::check(&self.context.stub, self.context.validating(), host, params).await;
+        evidence.caa = Some(caa_evidence);
+        result
     }
 
     async fn check_challenge(

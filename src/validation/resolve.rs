@@ -3,13 +3,15 @@
 //! reserved, link-local, multicast and unspecified addresses (DESIGN invariant 6; IANA IPv4/
 //! IPv6 Special-Purpose Address Registries, RFC 6890) unless a private-PKI profile allows them.
 
+use super::dns_client::{AnswerData, DnsClient};
 use super::evidence::Evidence;
 use super::SetupError;
-use crate::config::ValidationConfig;
+use crate::config::{DnssecMode, ValidationConfig};
 use crate::core::{FailureKind, ValidationFailure};
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::proto::{ProtoError, ProtoErrorKind};
 use hickory_resolver::{Name, ResolveError, TokioResolver};
@@ -25,6 +27,9 @@ pub const AUTHORIZED_PORTS: [u16; 2] = [80, 443];
 pub(crate) struct Dns {
     resolver: TokioResolver,
     allow_private: bool,
+    /// In `validating-resolver` mode A/AAAA go through the stub client too, so a bogus
+    /// answer is reported as a DNSSEC failure (SC-085) rather than a bare SERVFAIL.
+    stub: Option<DnsClient>,
 }
 
 /// The addresses a name resolved to, split by the address policy.
@@ -56,15 +61,39 @@ impl Resolved {
 
 impl Dns {
     pub fn new(config: &ValidationConfig) -> Result<Dns, SetupError> {
+        let stub = match config.dnssec {
+            DnssecMode::Off => None,
+            DnssecMode::ValidatingResolver => Some(DnsClient::from_config(config)?),
+        };
         Ok(Dns {
             resolver: build_resolver(config)?,
             allow_private: config.allow_private_addresses,
+            stub,
         })
     }
 
     /// A and AAAA for `host`, then the address policy. IPv6 first, as Let's Encrypt does, so
     /// a dual-stack host is reached the way most clients will reach it.
     pub async fn addresses(&self, host: &str) -> Result<Resolved, ValidationFailure> {
+        let all = match &self.stub {
+            Some(stub) => validated_addresses(stub, host).await?,
+            None => self.hickory_addresses(host).await?,
+        };
+        let mut resolved = Resolved::default();
+        for ip in all {
+            if resolved.all.contains(&ip) {
+                continue;
+            }
+            resolved.all.push(ip);
+            match self.refusal(ip) {
+                None => resolved.allowed.push(ip),
+                Some(why) => resolved.refused.push(format!("{ip} ({why})")),
+            }
+        }
+        Ok(resolved)
+    }
+
+    async fn hickory_addresses(&self, host: &str) -> Result<Vec<IpAddr>, ValidationFailure> {
         let name = fqdn(host)?;
         let (v6, v4) = tokio::join!(
             self.resolver.ipv6_lookup(name.clone()),
@@ -83,18 +112,7 @@ impl Dns {
         if all.is_empty() {
             return Err(no_addresses(host, &errors));
         }
-        let mut resolved = Resolved::default();
-        for ip in all {
-            if resolved.all.contains(&ip) {
-                continue;
-            }
-            resolved.all.push(ip);
-            match self.refusal(ip) {
-                None => resolved.allowed.push(ip),
-                Some(why) => resolved.refused.push(format!("{ip} ({why})")),
-            }
-        }
-        Ok(resolved)
+        Ok(all)
     }
 
     /// As `addresses`, recording what was seen in the evidence's top-level fields, and
@@ -108,24 +126,6 @@ impl Dns {
         evidence.addresses_resolved = resolved.all.iter().map(IpAddr::to_string).collect();
         evidence.addresses_refused = resolved.refused.clone();
         resolved.usable(host).map(<[IpAddr]>::to_vec)
-    }
-
-    /// TXT values at `name`, each record's character-strings joined (RFC 8555 8.4 puts the
-    /// digest in one TXT RDATA; long values may be split across strings, RFC 1035 3.3.14).
-    pub async fn txt(&self, name: &str) -> Result<Vec<String>, ResolveError> {
-        let name = Name::from_ascii(name)?;
-        let lookup = self.resolver.txt_lookup(name).await?;
-        Ok(lookup
-            .iter()
-            .map(|txt| {
-                let bytes: Vec<u8> = txt
-                    .txt_data()
-                    .iter()
-                    .flat_map(|s| s.iter().copied())
-                    .collect();
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-            .collect())
     }
 
     /// Why `ip` is refused, or `None` when the policy lets it through.
@@ -157,6 +157,56 @@ pub(crate) fn is_negative(error: &ResolveError) -> bool {
         _ => return false,
     };
     matches!(code, ResponseCode::NXDomain | ResponseCode::NoError)
+}
+
+/// AAAA and A through the stub client of a validating resolver. A bogus answer for either
+/// family fails the validation even if the other answered: the name's data is not what its
+/// zone signed (RFC 4035 5.5).
+async fn validated_addresses(
+    stub: &DnsClient,
+    host: &str,
+) -> Result<Vec<IpAddr>, ValidationFailure> {
+    let name = fqdn(host)?;
+    let (v6, v4) = tokio::join!(
+        stub.lookup(&name, RecordType::AAAA, true),
+        stub.lookup(&name, RecordType::A, true)
+    );
+    let mut all = Vec::new();
+    let mut failures = Vec::new();
+    let mut nx = 0;
+    for (lookup, record_type) in [(v6, RecordType::AAAA), (v4, RecordType::A)] {
+        match lookup {
+            Ok(lookup) => {
+                nx += usize::from(lookup.nx_domain());
+                all.extend(
+                    lookup
+                        .response
+                        .records_at(&name, record_type)
+                        .filter_map(|d| match d {
+                            AnswerData::Other(RData::A(a)) => Some(IpAddr::V4(a.0)),
+                            AnswerData::Other(RData::AAAA(a)) => Some(IpAddr::V6(a.0)),
+                            _ => None,
+                        }),
+                )
+            }
+            Err(failure) => failures.push((failure, record_type)),
+        }
+    }
+    if let Some((bogus, record_type)) = failures.iter().find(|(f, _)| f.is_bogus()) {
+        return Err(bogus.to_failure(*record_type));
+    }
+    if !all.is_empty() {
+        return Ok(all);
+    }
+    if let Some((failure, record_type)) = failures.first() {
+        return Err(failure.to_failure(*record_type));
+    }
+    let detail = if nx == 2 {
+        format!("DNS problem: NXDOMAIN looking up A/AAAA for {host}")
+    } else {
+        format!("DNS problem: no A or AAAA records found for {host}")
+    };
+    Err(ValidationFailure::new(FailureKind::Dns, detail))
 }
 
 fn no_addresses(host: &str, errors: &[(&str, ResolveError)]) -> ValidationFailure {

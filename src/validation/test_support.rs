@@ -5,7 +5,7 @@
 //! Each server task is aborted when its handle drops.
 
 use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, TXT};
+use hickory_resolver::proto::rr::rdata::{A, CNAME, NULL, TXT};
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use hickory_resolver::proto::serialize::binary::BinEncodable;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -13,7 +13,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -38,6 +38,18 @@ pub(crate) struct Zone {
     pub txt: HashMap<String, Vec<String>>,
     /// Names answered with SERVFAIL.
     pub servfail: Vec<String>,
+    /// CAA records as raw RDATA (RFC 8659 4.1), so tests can serve what hickory would refuse.
+    pub caa: HashMap<String, Vec<Vec<u8>>>,
+    /// Aliases: the responder follows them as a recursive resolver does (RFC 1034 3.6.2).
+    pub cname: HashMap<String, String>,
+    /// Names answered with SERVFAIL for their first N queries, then normally.
+    pub servfail_times: HashMap<String, usize>,
+    /// Names whose data is "DNSSEC-bogus": SERVFAIL unless the query has CD=1 (RFC 4035 3.2.2).
+    pub bogus: Vec<String>,
+    /// Set AD=1 on every answer (a validating resolver vouching for the data).
+    pub authentic: bool,
+    /// Every question received: `name TYPE` plus ` +cd` when CD=1.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Zone {
@@ -59,14 +71,63 @@ impl Zone {
         self
     }
 
+    /// A CAA record with `flags`, `tag` and `value` octets.
+    pub fn with_caa(mut self, name: &str, flags: u8, tag: &str, value: &[u8]) -> Zone {
+        let mut rdata = vec![flags, u8::try_from(tag.len()).expect("tag length")];
+        rdata.extend_from_slice(tag.as_bytes());
+        rdata.extend_from_slice(value);
+        self.caa.entry(name.to_string()).or_default().push(rdata);
+        self
+    }
+
+    pub fn with_cname(mut self, name: &str, target: &str) -> Zone {
+        self.cname.insert(name.to_string(), target.to_string());
+        self
+    }
+
+    pub fn with_servfail_times(mut self, name: &str, times: usize) -> Zone {
+        self.servfail_times.insert(name.to_string(), times);
+        self
+    }
+
+    pub fn with_bogus(mut self, name: &str) -> Zone {
+        self.bogus.push(name.to_string());
+        self
+    }
+
+    pub fn with_authentic(mut self) -> Zone {
+        self.authentic = true;
+        self
+    }
+
+    /// The questions received so far.
+    pub fn questions(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     fn knows(&self, name: &str) -> bool {
-        self.a.contains_key(name) || self.txt.contains_key(name)
+        self.a.contains_key(name)
+            || self.txt.contains_key(name)
+            || self.caa.contains_key(name)
+            || self.cname.contains_key(name)
+    }
+
+    /// Whether this query of `name` gets SERVFAIL (counting down `servfail_times`).
+    fn fails(&mut self, name: &str, checking_disabled: bool) -> bool {
+        if let Some(left) = self.servfail_times.get_mut(name) {
+            if *left > 0 {
+                *left -= 1;
+                return true;
+            }
+        }
+        self.servfail.iter().any(|n| n == name)
+            || (!checking_disabled && self.bogus.iter().any(|n| n == name))
     }
 }
 
 /// Starts the DNS responder: A and TXT from `zone`, an empty NOERROR for other types of a
 /// known name, NXDOMAIN for unknown names.
-pub(crate) async fn dns_server(zone: Zone) -> Server {
+pub(crate) async fn dns_server(mut zone: Zone) -> Server {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind DNS");
     let addr = socket.local_addr().expect("DNS addr");
     let task = tokio::spawn(async move {
@@ -75,7 +136,7 @@ pub(crate) async fn dns_server(zone: Zone) -> Server {
             let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
                 continue;
             };
-            if let Some(reply) = dns_answer(&zone, &buf[..n]) {
+            if let Some(reply) = dns_answer(&mut zone, &buf[..n]) {
                 let _ = socket.send_to(&reply, peer).await;
             }
         }
@@ -83,7 +144,7 @@ pub(crate) async fn dns_server(zone: Zone) -> Server {
     Server { addr, task }
 }
 
-fn dns_answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
+fn dns_answer(zone: &mut Zone, packet: &[u8]) -> Option<Vec<u8>> {
     let query = Message::from_vec(packet).ok()?;
     let mut reply = Message::new();
     reply
@@ -100,30 +161,69 @@ fn dns_answer(zone: &Zone, packet: &[u8]) -> Option<Vec<u8>> {
         .trim_end_matches('.')
         .to_lowercase();
     reply.add_query(question.clone());
-    if zone.servfail.contains(&name) {
+    let cd = query.checking_disabled();
+    if let Ok(mut log) = zone.log.lock() {
+        let flag = if cd { " +cd" } else { "" };
+        log.push(format!("{name} {}{flag}", question.query_type()));
+    }
+    if zone.fails(&name, cd) {
         reply.set_response_code(ResponseCode::ServFail);
         return reply.to_bytes().ok();
     }
+    reply.set_authentic_data(zone.authentic);
     if !zone.knows(&name) {
         reply.set_response_code(ResponseCode::NXDomain);
         return reply.to_bytes().ok();
     }
-    match question.query_type() {
-        RecordType::A => {
-            for ip in zone.a.get(&name).into_iter().flatten() {
-                let rdata = RData::A(A(*ip));
-                reply.add_answer(Record::from_rdata(question.name().clone(), 60, rdata));
-            }
-        }
-        RecordType::TXT => {
-            for value in zone.txt.get(&name).into_iter().flatten() {
-                let rdata = RData::TXT(TXT::new(vec![value.clone()]));
-                reply.add_answer(Record::from_rdata(question.name().clone(), 60, rdata));
-            }
-        }
-        _ => {}
+    // Follow aliases as a recursive resolver does: the chain, then the data at its end.
+    let mut owner = question.name().clone();
+    let mut current = name;
+    for _ in 0..8 {
+        let Some(target) = zone.cname.get(&current).cloned() else {
+            break;
+        };
+        let target_name = hickory_resolver::Name::from_ascii(format!("{target}.")).ok()?;
+        let rdata = RData::CNAME(CNAME(target_name.clone()));
+        reply.add_answer(Record::from_rdata(owner, 60, rdata));
+        owner = target_name;
+        current = target;
+    }
+    for rdata in zone_data(zone, &current, question.query_type()) {
+        reply.add_answer(Record::from_rdata(owner.clone(), 60, rdata));
     }
     reply.to_bytes().ok()
+}
+
+/// The records of `record_type` at `name`.
+fn zone_data(zone: &Zone, name: &str, record_type: RecordType) -> Vec<RData> {
+    match record_type {
+        RecordType::A => zone
+            .a
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|ip| RData::A(A(*ip)))
+            .collect(),
+        RecordType::TXT => zone
+            .txt
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|v| RData::TXT(TXT::new(vec![v.clone()])))
+            .collect(),
+        // Raw RDATA: served as an unknown-type record so any octets go out unchanged.
+        RecordType::CAA => zone
+            .caa
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|raw| RData::Unknown {
+                code: RecordType::CAA,
+                rdata: NULL::with(raw.clone()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// One canned HTTP response.

@@ -8,7 +8,7 @@ use super::test_support::{
     tls_server, Reply, Zone,
 };
 use super::{ChallengeCheck, Outcome, ValidationRequest, Validator};
-use crate::config::ValidationConfig;
+use crate::config::{DnssecMode, ValidationConfig};
 use crate::core::{ChallengeType, FailureKind, Identifier, SystemClock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -365,6 +365,40 @@ async fn dns01_servfail_is_dns_failure() {
     let dns = dns_server(zone().with_servfail(&name)).await;
     let outcome = run(dns.addr, ChallengeType::Dns01, |_| {}).await;
     assert_fails(&outcome, FailureKind::Dns, "DNS problem");
+}
+
+#[tokio::test]
+async fn dns01_records_dnssec_status_and_refuses_bogus() {
+    let name = format!("_acme-challenge.{HOST}");
+    let validating = |c: &mut ValidationConfig| c.dnssec = DnssecMode::ValidatingResolver;
+    let dns = dns_server(zone().with_txt(&name, &expected_txt()).with_authentic()).await;
+    let outcome = run(dns.addr, ChallengeType::Dns01, validating).await;
+    assert_valid(&outcome);
+    assert_eq!(outcome.evidence["dnssec"], "secure");
+    let dns = dns_server(zone().with_txt(&name, &expected_txt()).with_bogus(&name)).await;
+    let outcome = run(dns.addr, ChallengeType::Dns01, validating).await;
+    assert_fails(
+        &outcome,
+        FailureKind::Dns,
+        "DNSSEC validation failed for _acme-challenge",
+    );
+    let dns = dns_server(zone().with_txt(&name, &expected_txt())).await;
+    let outcome = run(dns.addr, ChallengeType::Dns01, |_| {}).await;
+    assert_eq!(outcome.evidence["dnssec"], "unchecked");
+}
+
+#[tokio::test]
+async fn http01_bogus_address_is_a_dnssec_failure() {
+    let dns = dns_server(zone().with_bogus(HOST)).await;
+    let outcome = run(dns.addr, ChallengeType::Http01, |c| {
+        c.dnssec = DnssecMode::ValidatingResolver
+    })
+    .await;
+    assert_fails(
+        &outcome,
+        FailureKind::Dns,
+        "DNSSEC validation failed for www.hanko-test.com",
+    );
 }
 
 #[tokio::test]
