@@ -257,7 +257,9 @@ pub fn dig_status(output: &str) -> Option<String> {
 
 /// Loopback only, one thread, no privileges dropped, no root hints needed: every name the
 /// tests use is under a stub zone. `do-not-query-localhost: no` lets it ask BIND on
-/// 127.0.0.1; bogus answers are not cached.
+/// 127.0.0.1. Nothing is kept (TTL caps 0), so a test that changes or stops BIND sees it at
+/// once, as hanko's own resolver settings intend (validation/resolve.rs); BIND stopped and
+/// started again (faults) is asked again within a second, not after Unbound's back-off.
 fn config(
     dir: &Path,
     port: u16,
@@ -284,6 +286,10 @@ fn config(
     access-control: 127.0.0.0/8 allow
     do-not-query-localhost: no
     qname-minimisation: no
+    cache-max-ttl: 0
+    infra-host-ttl: 1
+    infra-keep-probing: yes
+    cache-max-negative-ttl: 0
     val-bogus-ttl: 0
     module-config: "validator iterator"
 "#
