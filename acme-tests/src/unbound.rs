@@ -65,6 +65,9 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
         .args([
             "-K",
             &dir.display().to_string(),
+            // The dsset file goes to the key directory, not the working directory.
+            "-d",
+            &dir.display().to_string(),
             "-S",
             "-O",
             "full",
