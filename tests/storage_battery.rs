@@ -120,6 +120,7 @@ fn authz(
         status: status.into(),
         expires,
         created_at: Utc::now(),
+        caa_checked_at: None,
     }
 }
 

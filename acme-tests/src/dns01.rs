@@ -4,7 +4,9 @@
 //!   (RFC 8555 8.4);
 //! - A for any name in the zone answers 127.0.0.1, so the same responder can stand in for a
 //!   real DNS server when the CA validates http-01 against the load generator;
-//! - any other type in the zone is NOERROR with no answer; a name outside it is REFUSED.
+//! - any other type in the zone is NOERROR with no answer, and so is any query for a parent
+//!   of the zone (`com`): the CA's CAA search climbs to them (RFC 8659 3) and must get a
+//!   clean empty answer, not a failure; a name elsewhere is REFUSED.
 //!
 //! Messages are parsed and built with hickory-proto (already in the lockfile through hanko's
 //! resolver); a query that does not parse is dropped (UDP) or ends the connection (TCP).
@@ -167,6 +169,10 @@ fn answer(query: &[u8], zone: &str, state: &Mutex<State>) -> Option<Vec<u8>> {
         return reply.to_bytes().ok();
     }
     let name = normalise(&q.name().to_ascii());
+    if zone.ends_with(&format!(".{name}")) {
+        // A parent of the zone: NOERROR, no data (see the module comment).
+        return reply.to_bytes().ok();
+    }
     if name != zone && !name.ends_with(&format!(".{zone}")) {
         reply.set_response_code(ResponseCode::Refused);
         return reply.to_bytes().ok();
@@ -244,6 +250,11 @@ mod tests {
         );
         let other = ask(&state, "example.org.", RecordType::A);
         assert_eq!(other.response_code(), ResponseCode::Refused);
+        let parent = ask(&state, "com.", RecordType::CAA);
+        assert_eq!(parent.response_code(), ResponseCode::NoError);
+        assert!(parent.answers().is_empty());
+        let lookalike = ask(&state, "ci.com.", RecordType::CAA);
+        assert_eq!(lookalike.response_code(), ResponseCode::Refused);
         assert!(answer(b"\x00\x01garbage", "hanko-ci.com", &state).is_none());
         assert_eq!(
             state.lock().unwrap().queries,

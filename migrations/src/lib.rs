@@ -8,6 +8,7 @@ mod m20261121_000001_initial;
 mod m20261121_000002_issuer;
 mod m20261121_000003_revocation;
 mod m20261121_000005_ocsp;
+mod m20261208_000006_caa_checked;
 
 /// Hash that precedes the first audit event.
 pub use m20261121_000001_initial::GENESIS;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_issuer::Migration),
             Box::new(m20261121_000003_revocation::Migration),
             Box::new(m20261121_000005_ocsp::Migration),
+            Box::new(m20261208_000006_caa_checked::Migration),
         ]
     }
 }

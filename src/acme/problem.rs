@@ -206,6 +206,7 @@ impl From<RaError> for Problem {
             }
             RaError::AlreadyRevoked(d) => Problem::new(S::BAD_REQUEST, "alreadyRevoked", d),
             RaError::InvalidProfile(d) => Problem::new(S::BAD_REQUEST, "invalidProfile", d),
+            RaError::Caa(d) => Problem::new(S::FORBIDDEN, "caa", d),
             RaError::Conflict { detail, account_id } => {
                 let mut p = Problem::new(S::CONFLICT, "malformed", detail);
                 p.more.location = Some(account_id);
@@ -292,5 +293,13 @@ mod tests {
             ["unsupportedIdentifier", "rejectedIdentifier"]
         );
         assert_eq!(problem(Vec::new()).kind, "rejectedIdentifier");
+    }
+
+    /// A CAA refusal at finalize is RFC 8555's `caa` problem (6.7), 403.
+    #[test]
+    fn caa_refusal_is_the_caa_problem() {
+        let p = Problem::from(RaError::Caa("CAA record for x prevents issuance".into()));
+        assert_eq!(p.kind, "caa");
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
     }
 }

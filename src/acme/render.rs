@@ -11,7 +11,7 @@ pub struct Urls {
 
 impl Urls {
     pub fn account(&self, id: &str) -> String {
-        format!("{}/acme/acct/{id}", self.base)
+        crate::config::account_url(&self.base, id)
     }
     pub fn orders(&self, account_id: &str) -> String {
         format!("{}/acme/acct/{account_id}/orders", self.base)

@@ -627,6 +627,12 @@ impl Config {
             .unwrap_or_else(|| format!("https://{}", self.server.listen))
     }
 
+    /// An account's URL exactly as its client sees it (RFC 8555 7.3), which CAA `accounturi`
+    /// is compared with (RFC 8657 3); `ra` needs it without depending on `acme`.
+    pub fn account_url(&self, account_id: &str) -> String {
+        account_url(&self.base_url(), account_id)
+    }
+
     /// The database URL, defaulting to SQLite in the data directory (WAL mode is set by
     /// `storage`).
     pub fn database_url(&self) -> String {
@@ -657,3 +663,9 @@ fn unknown_field(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// The one place the account URL shape lives: `acme` serves it, `ra` compares CAA
+/// `accounturi` with it.
+pub fn account_url(base_url: &str, account_id: &str) -> String {
+    format!("{base_url}/acme/acct/{account_id}")
+}

@@ -13,6 +13,7 @@
 //! | method 3.2.2.4.2 (WHOIS contact) | not for public TLS | 2025-07-15 (SC-080) |
 //! | pre-sign linting | SHALL | 2025-03-15 |
 //! | short-lived certificate | ≤ 10 d → ≤ 7 d | 2026-03-15 |
+//! | CAA check age at issuance | 8 h (max(TTL, 8 h); we ignore the TTL) | BR 3.2.2.8 |
 //!
 //! Each row of `TABLE` is the complete set of values in force from its date (00:00:00 UTC)
 //! until the next row's date; a ballot that changes a value adds a row. Before 2026-03-15 the
@@ -40,6 +41,9 @@ pub struct BrValues {
     pub whois_contact_allowed_for_public_tls: bool,
     /// Pre-issuance linting required (BR 4.3.1.2).
     pub presign_linting_required: bool,
+    /// A CAA check older than this many hours is repeated before issuance (BR 3.2.2.8:
+    /// issue within max(TTL, 8 h) of the check; the TTL is not tracked, so 8 h always).
+    pub max_caa_check_age_hours: u32,
 }
 
 /// One row: in force from 00:00:00 UTC of (y, m, d) until the next row's date.
@@ -54,6 +58,7 @@ const fn row(
     dnssec: bool,
     whois_ok: bool,
     lint: bool,
+    caa_hours: u32,
 ) -> (NaiveDate, BrValues) {
     let since = match NaiveDate::from_ymd_opt(y, m, d) {
         Some(date) => date,
@@ -69,6 +74,7 @@ const fn row(
         dnssec_required: dnssec,
         whois_contact_allowed_for_public_tls: whois_ok,
         presign_linting_required: lint,
+        max_caa_check_age_hours: caa_hours,
     };
     (since, values)
 }
@@ -77,15 +83,15 @@ const fn row(
 /// The first row also answers for any earlier date.
 #[rustfmt::skip]
 const TABLE: [(NaiveDate, BrValues); 8] = [
-    //   since            validity  dcv   ov  mpic short  dnssec whois_ok lint
-    row((2025, 1, 1),     398,      398,  825, 3,  10,    false, true,    false),
-    row((2025, 3, 15),    398,      398,  825, 3,  10,    false, true,    true),  // linting SHALL
-    row((2025, 7, 15),    398,      398,  825, 3,  10,    false, false,   true),  // SC-080
-    row((2026, 3, 15),    200,      200,  398, 3,  7,     true,  false,   true),  // SC-081, SC-085
-    row((2026, 6, 15),    200,      200,  398, 4,  7,     true,  false,   true),  // MPIC 4
-    row((2026, 12, 15),   200,      200,  398, 5,  7,     true,  false,   true),  // MPIC 5
-    row((2027, 3, 15),    100,      100,  398, 5,  7,     true,  false,   true),  // SC-081
-    row((2029, 3, 15),    47,       10,   398, 5,  7,     true,  false,   true),  // SC-081
+    //   since            validity  dcv   ov  mpic short  dnssec whois_ok lint   caa_h
+    row((2025, 1, 1),     398,      398,  825, 3,  10,    false, true,    false, 8),
+    row((2025, 3, 15),    398,      398,  825, 3,  10,    false, true,    true,  8),  // linting SHALL
+    row((2025, 7, 15),    398,      398,  825, 3,  10,    false, false,   true,  8),  // SC-080
+    row((2026, 3, 15),    200,      200,  398, 3,  7,     true,  false,   true,  8),  // SC-081, SC-085
+    row((2026, 6, 15),    200,      200,  398, 4,  7,     true,  false,   true,  8),  // MPIC 4
+    row((2026, 12, 15),   200,      200,  398, 5,  7,     true,  false,   true,  8),  // MPIC 5
+    row((2027, 3, 15),    100,      100,  398, 5,  7,     true,  false,   true,  8),  // SC-081
+    row((2029, 3, 15),    47,       10,   398, 5,  7,     true,  false,   true,  8),  // SC-081
 ];
 
 /// All dated values in force at `at` (the last row whose date is on or before `at`'s UTC day).
@@ -137,6 +143,11 @@ pub fn whois_contact_allowed_for_public_tls(at: DateTime<Utc>) -> bool {
 /// Whether pre-issuance linting is required at `at` (BR 4.3.1.2).
 pub fn presign_linting_required(at: DateTime<Utc>) -> bool {
     values_at(at).presign_linting_required
+}
+
+/// The oldest a CAA check may be when a certificate is issued, at `at` (BR 3.2.2.8).
+pub fn max_caa_check_age(at: DateTime<Utc>) -> chrono::Duration {
+    chrono::Duration::hours(i64::from(values_at(at).max_caa_check_age_hours))
 }
 
 #[cfg(test)]

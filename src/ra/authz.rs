@@ -10,7 +10,7 @@ use crate::policy::dated;
 use crate::storage::entities::{challenge, validation_attempt};
 use crate::storage::queries as q;
 use crate::storage::StorageError;
-use crate::validation::{ChallengeCheck, Corroboration, ValidationRequest};
+use crate::validation::{CaaParams, ChallengeCheck, Corroboration, ValidationRequest};
 use chrono::Duration;
 use sea_orm::Set;
 use serde_json::json;
@@ -192,10 +192,12 @@ impl Ra {
                 token: chall.token.clone(),
                 key_authorization: format!("{}.{}", chall.token, account.key_thumbprint),
             }),
-            // TODO(#12): CAA parameters (issuer domains, account URL, method) go here.
-            caa: None,
+            // BR 3.2.2.8: CAA is checked with every domain validation.
+            caa: Some(self.caa_params(&authz.account_id, &chall.kind)),
         };
         let started = std::time::Instant::now();
+        // The check's time is when it started: the BR's 8 h count from the lookup.
+        let checked_at = self.clock.now();
         let outcome = self.validator.validate(&request).await;
         let ok = outcome.result.is_ok();
         self.metrics
@@ -209,26 +211,32 @@ impl Ra {
             valid = ok, elapsed_ms = started.elapsed().as_millis() as u64,
             error = outcome.result.as_ref().err().map(|e| e.detail.as_str()).unwrap_or(""),
             "validation attempt");
-        self.record_validation(chall, &authz.id, &authz.identifier, outcome)
+        self.record_validation(chall, &authz.id, &authz.identifier, checked_at, outcome)
             .await
     }
 
-    async fn record_validation(
+    /// The CAA parameters for a check on behalf of `account_id` by `method` (RFC 8657): the
+    /// CA's issuer domains, the account URL as its client sees it, the ACME method name.
+    pub(crate) fn caa_params(&self, account_id: &str, method: &str) -> CaaParams {
+        CaaParams {
+            issuer_domains: self.config.acme.caa_identities.clone(),
+            account_uri: self.config.account_url(account_id),
+            method: method.to_string(),
+            // The CP refuses wildcard names (3.2.2.6), so no request is a wildcard.
+            wildcard: false,
+        }
+    }
+
+    /// One `validation_attempts` row per perspective asked (BR 3.2.2.9: every attempt is
+    /// logged with the perspective, its result and evidence), the primary's first; returns
+    /// the perspectives as the audit event shows them.
+    pub(crate) async fn insert_attempts<C: sea_orm::ConnectionTrait>(
         &self,
-        mut chall: challenge::Model,
-        authz_id: &str,
-        identifier: &str,
-        outcome: Corroboration,
-    ) -> RaResult<()> {
-        let now = self.clock.now();
-        let txn = self.storage.begin().await?;
-        let (chall_to, authz_to) = match &outcome.result {
-            Ok(()) => (ChallengeStatus::Valid, AuthzStatus::Valid),
-            Err(_) => (ChallengeStatus::Invalid, AuthzStatus::Invalid),
-        };
-        let error_json = outcome.result.as_ref().err().map(|e| json!(e).to_string());
-        // One row per perspective asked (BR 3.2.2.9: every attempt is logged with the
-        // perspective, its result and evidence); the primary's row comes first.
+        txn: &C,
+        challenge_id: &str,
+        outcome: &Corroboration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> RaResult<Vec<serde_json::Value>> {
         let mut perspectives = Vec::with_capacity(outcome.perspectives.len());
         for p in &outcome.perspectives {
             let result = if p.outcome.result.is_ok() {
@@ -241,9 +249,9 @@ impl Ra {
                 obj.insert("rir".to_string(), json!(rir));
             }
             q::insert_validation_attempt(
-                &txn,
+                txn,
                 validation_attempt::ActiveModel {
-                    challenge_id: Set(chall.id.clone()),
+                    challenge_id: Set(challenge_id.to_string()),
                     perspective: Set(p.id.clone()),
                     result: Set(result.to_string()),
                     error: Set(p
@@ -263,6 +271,25 @@ impl Ra {
                 "error": p.outcome.result.as_ref().err(), "evidence": evidence,
             }));
         }
+        Ok(perspectives)
+    }
+
+    async fn record_validation(
+        &self,
+        mut chall: challenge::Model,
+        authz_id: &str,
+        identifier: &str,
+        checked_at: chrono::DateTime<chrono::Utc>,
+        outcome: Corroboration,
+    ) -> RaResult<()> {
+        let now = self.clock.now();
+        let txn = self.storage.begin().await?;
+        let (chall_to, authz_to) = match &outcome.result {
+            Ok(()) => (ChallengeStatus::Valid, AuthzStatus::Valid),
+            Err(_) => (ChallengeStatus::Invalid, AuthzStatus::Invalid),
+        };
+        let error_json = outcome.result.as_ref().err().map(|e| json!(e).to_string());
+        let perspectives = self.insert_attempts(&txn, &chall.id, &outcome, now).await?;
         chall.status = ChallengeStatus::Processing
             .transition(chall_to)
             .map_err(|e| RaError::Internal(e.to_string()))?
@@ -289,6 +316,8 @@ impl Ra {
                     .authz_reuse_days
                     .min(dated::max_dcv_reuse_days(now));
                 authz.expires = now + Duration::days(i64::from(days));
+                // The request carried CAA, so a valid result means CAA permitted.
+                authz.caa_checked_at = Some(checked_at);
             }
             q::update_authorization(&txn, authz).await?;
         }

@@ -6,6 +6,9 @@
 
 mod accounts;
 mod authz;
+mod caa_recheck;
+#[cfg(test)]
+mod caa_recheck_tests;
 mod issuance;
 pub mod keys;
 mod orders;
@@ -83,6 +86,9 @@ pub enum RaError {
     AlreadyRevoked(String),
     #[error("{0}")]
     InvalidProfile(String),
+    /// CAA forbids issuance (RFC 8659, BR 3.2.2.8); the detail names the name and record.
+    #[error("{0}")]
+    Caa(String),
     /// The new key of a keyChange already belongs to another account (RFC 8555 7.3.5).
     #[error("{detail}")]
     Conflict { detail: String, account_id: String },

@@ -61,6 +61,7 @@ impl Ra {
                 status: AuthzStatus::Pending.as_str().to_string(),
                 expires,
                 created_at: now,
+                caa_checked_at: None,
             };
             let challenges = [
                 ChallengeType::Http01,
@@ -261,6 +262,9 @@ impl Ra {
         // Before the serial is reserved: a blocked key must not cost a serial (CP 4.9.12).
         self.ensure_csr_key_not_blocked(&checked.public_key_der)
             .await?;
+        // BR 3.2.2.8: CAA no older than 8 h at issuance; before the serial, since a refusal
+        // ends the order.
+        self.recheck_caa(order_id).await?;
         let serial = Serial::random();
         let crl_shard = crate::revocation::shard_of(&serial, self.config.crl.shards);
         let now = self.clock.now();

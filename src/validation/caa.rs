@@ -158,6 +158,7 @@ pub(crate) async fn check(
     match relevant_rrset(client, validating, host).await {
         Ok(found) => {
             let decision = policy::decide(&CaaInput {
+                domain: found.relevant_name.as_deref().unwrap_or(host),
                 records: &found.records,
                 issuer_domains: &params.issuer_domains,
                 account_uri: &params.account_uri,

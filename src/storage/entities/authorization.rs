@@ -11,6 +11,8 @@ pub struct Model {
     pub status: String,
     pub expires: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// When CAA last permitted issuance for this name (BR 3.2.2.8); `None`: never.
+    pub caa_checked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
