@@ -27,7 +27,7 @@ pub struct SignedZone {
     _keys: TempDir,
 }
 
-/// Signs `zone` (generated text) with a fresh ECDSA P-256 ZSK and KSK (RFC 6605). With
+/// Signs `zone` (its `text`, or the generated zone file) with a fresh ECDSA P-256 ZSK and KSK (RFC 6605). With
 /// `break_signatures`, every RRSIG except those over the DNSKEY RRset gets a corrupted
 /// signature: the keys still validate from the anchor, the data does not (DNSSEC-bogus).
 pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone> {
@@ -40,7 +40,8 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
     let dir = keys.path();
     let origin = zone.origin.as_str();
     let unsigned = dir.join("zone.db");
-    std::fs::write(&unsigned, zone.zone_file()).context("writing the unsigned zone")?;
+    let text = zone.text.clone().unwrap_or_else(|| zone.zone_file());
+    std::fs::write(&unsigned, text).context("writing the unsigned zone")?;
     let mut ksk = String::new();
     for flags in [&[][..], &["-f", "KSK"][..]] {
         let out = Cmd::new(&keygen)

@@ -2,7 +2,8 @@
 //! signed with dnssec-keygen/dnssec-signzone, a signed zone whose signatures are broken and
 //! an unsigned zone; Unbound validates them against test trust anchors and is hanko's
 //! resolver with `validation.dnssec = "validating-resolver"`. Signed-and-valid passes, bogus
-//! fails with a `dns` problem naming DNSSEC, unsigned passes. Also: hanko refuses to start
+//! fails with a `dns` problem naming DNSSEC, unsigned passes, and a CAA record in the signed
+//! zone still refuses (`caa`). Also: hanko refuses to start
 //! when its resolver does not validate. One set-up serves the whole file.
 
 use acme_tests::acme_client::{AcmeClient, Key};
@@ -30,9 +31,13 @@ fn dnssec_env(probe: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_passes_bogus_fails_with_dns_problem_unsigned_passes() {
-    let signed = sign_zone(&Zone::new(SIGNED), false)
-        .await
-        .or_fail("signing");
+    // A CAA record read through the validating resolver still decides (RFC 8659 4).
+    let mut signed_zone = Zone::new(SIGNED).hosts(["refused"]);
+    signed_zone.text = Some(format!(
+        "{}refused IN CAA 0 issue \"other-ca.example\"\n",
+        signed_zone.zone_file()
+    ));
+    let signed = sign_zone(&signed_zone, false).await.or_fail("signing");
     let bogus = sign_zone(&Zone::new(BOGUS), true).await.or_fail("signing");
     let bind = Bind9::start(&[signed.zone.clone(), bogus.zone.clone(), Zone::new(PLAIN)])
         .await
@@ -84,6 +89,24 @@ async fn signed_passes_bogus_fails_with_dns_problem_unsigned_passes() {
             .await
             .or_fail(&format!("http-01 for {name}"));
     }
+
+    let refused = format!("refused.{SIGNED}");
+    let (order, _) = account.create_order(&[&refused]).await.or_fail("order");
+    let authz = order["authorizations"][0].as_str().unwrap_or_default();
+    account
+        .answer_http01(&responder, authz, None)
+        .await
+        .or_fail("challenge response");
+    let done = account
+        .poll_status(authz, &["pending"])
+        .await
+        .or_fail("authorization");
+    assert_eq!(done.str("status"), Some("invalid"), "{done}");
+    let chall = account.http01_challenge(authz).await.or_fail("challenge");
+    assert_eq!(
+        chall["error"]["type"], "urn:ietf:params:acme:error:caa",
+        "{chall}"
+    );
 
     let name = format!("www.{BOGUS}");
     let (order, _) = account.create_order(&[&name]).await.or_fail("order");
