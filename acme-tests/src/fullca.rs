@@ -10,7 +10,7 @@ use crate::process::Cmd;
 use crate::rig::{DEFAULT_HOSTS, ZONE};
 use crate::server::{hanko_binary, HankoOptions, HankoServer};
 use crate::softhsm::SoftHsm;
-use crate::unbound::{sign_zone, SignedZone, Unbound};
+use crate::unbound::{sign_zone, Corrupt, SignedZone, Unbound};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -124,7 +124,7 @@ impl FullCa {
             );
         }
         let zone = Zone::new(ZONE).hosts(DEFAULT_HOSTS);
-        let probe = sign_zone(&Zone::new(DNSSEC_PROBE), false).await?;
+        let probe = sign_zone(&Zone::new(DNSSEC_PROBE), Corrupt::Nothing).await?;
         let bind = Bind9::start(&[zone, probe.zone.clone()])
             .await
             .context("starting BIND9")?;

@@ -27,10 +27,20 @@ pub struct SignedZone {
     _keys: TempDir,
 }
 
-/// Signs `zone` (its `text`, or the generated zone file) with a fresh ECDSA P-256 ZSK and KSK (RFC 6605). With
-/// `break_signatures`, every RRSIG except those over the DNSKEY RRset gets a corrupted
-/// signature: the keys still validate from the anchor, the data does not (DNSSEC-bogus).
-pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone> {
+/// Which signatures `sign_zone` breaks after signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corrupt {
+    Nothing,
+    /// Every RRSIG except those over the DNSKEY RRset: the keys still validate from the
+    /// anchor, the data does not (DNSSEC-bogus).
+    AllData,
+    /// Only the RRSIGs covering this type (e.g. `CAA`): that RRset alone is bogus.
+    Only(&'static str),
+}
+
+/// Signs `zone` (its `text`, or the generated zone file) with a fresh ECDSA P-256 ZSK and
+/// KSK (RFC 6605), then breaks the signatures `corrupt` names.
+pub async fn sign_zone(zone: &Zone, corrupt: Corrupt) -> Result<SignedZone> {
     let keygen = require_tool("dnssec-keygen")?;
     let signzone = require_tool("dnssec-signzone")?;
     let keys = tempfile::Builder::new()
@@ -83,8 +93,8 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
         .await
         .context("dnssec-signzone")?;
     let mut text = std::fs::read_to_string(&signed).context("reading the signed zone")?;
-    if break_signatures {
-        text = corrupt_signatures(&text);
+    if corrupt != Corrupt::Nothing {
+        text = corrupt_signatures(&text, corrupt);
     }
     let mut served = zone.clone();
     served.text = Some(text);
@@ -95,12 +105,18 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
     })
 }
 
-/// Flips the first character of the last signature chunk of every RRSIG not covering DNSKEY.
-fn corrupt_signatures(text: &str) -> String {
+/// Flips the first character of the last signature chunk of the RRSIGs `corrupt` names.
+fn corrupt_signatures(text: &str, corrupt: Corrupt) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let is_data_sig = fields.get(3) == Some(&"RRSIG") && fields.get(4) != Some(&"DNSKEY");
+        let covered = fields.get(4).copied().unwrap_or_default();
+        let is_data_sig = fields.get(3) == Some(&"RRSIG")
+            && match corrupt {
+                Corrupt::Nothing => false,
+                Corrupt::AllData => covered != "DNSKEY",
+                Corrupt::Only(rtype) => covered == rtype,
+            };
         match (is_data_sig, line.rfind(char::is_whitespace)) {
             (true, Some(at)) => {
                 let (head, sig) = line.split_at(at + 1);
