@@ -10,6 +10,7 @@ use crate::process::Cmd;
 use crate::rig::{DEFAULT_HOSTS, ZONE};
 use crate::server::{hanko_binary, HankoOptions, HankoServer};
 use crate::softhsm::SoftHsm;
+use crate::unbound::{sign_zone, Corrupt, SignedZone, Unbound};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,9 +86,16 @@ pub const CP_MANDATED_FINDINGS: [(&str, &str); 2] = [
     ),
 ];
 
+/// A signed zone whose SOA hanko's start-up DNSSEC probe asks (`validation.dnssec_probe_name`).
+pub const DNSSEC_PROBE: &str = "dnssec-probe.hanko-ci.com";
+
 pub struct FullCa {
     pub hsm: SoftHsm,
+    /// hanko's resolver: validates DNSSEC (publicly-trusted profiles require it, SC-085)
+    /// with the probe zone's anchor; the test zone is unsigned, so its answers are insecure.
+    pub unbound: Unbound,
     pub bind: Bind9,
+    _probe: SignedZone,
     pub logs: Vec<TestCtLog>,
     pub root_pem: PathBuf,
     pub issuer_pem: PathBuf,
@@ -116,11 +124,21 @@ impl FullCa {
             );
         }
         let zone = Zone::new(ZONE).hosts(DEFAULT_HOSTS);
-        let bind = Bind9::start(&[zone]).await.context("starting BIND9")?;
+        let probe = sign_zone(&Zone::new(DNSSEC_PROBE), Corrupt::Nothing).await?;
+        let bind = Bind9::start(&[zone, probe.zone.clone()])
+            .await
+            .context("starting BIND9")?;
+        let stubs: Vec<String> = bind.zones().iter().map(|z| z.origin.clone()).collect();
+        let anchors = [probe.trust_anchor.clone()];
+        let unbound = Unbound::start(bind.addr(), &stubs, &anchors, DNSSEC_PROBE)
+            .await
+            .context("starting Unbound")?;
         let (listener_ca_pem, listener_chain, listener_key) = listener_certificate(work.path())?;
         let mut ca = FullCa {
             hsm,
+            unbound,
             bind,
+            _probe: probe,
             logs: started,
             root_pem: work.path().join("root.pem"),
             issuer_pem: work.path().join("issuing.pem"),
@@ -269,6 +287,14 @@ impl FullCa {
             ("HANKO_LINT__PYTHON", python),
             ("HANKO_LINT__IGNORE", ignores),
             ("HANKO_CT__LOGS", format!("[{}]", ct_logs.join(", "))),
+            (
+                "HANKO_VALIDATION__DNSSEC",
+                "validating-resolver".to_string(),
+            ),
+            (
+                "HANKO_VALIDATION__DNSSEC_PROBE_NAME",
+                DNSSEC_PROBE.to_string(),
+            ),
         ];
         env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
         env
@@ -277,7 +303,7 @@ impl FullCa {
     /// Options for `HankoServer::start`: the full pipeline on a kept directory.
     pub fn options(&self, logs: &[LogSpec]) -> HankoOptions {
         HankoOptions {
-            dns_resolvers: vec![self.bind.addr()],
+            dns_resolvers: vec![self.unbound.addr()],
             env: self.env(logs),
             trust_root: Some(self.listener_ca_pem.clone()),
             work_dir: Some(self.work_dir()),

@@ -36,7 +36,7 @@ pub use process::{require_tool, Cmd, CmdOutput};
 pub use rig::{Rig, RigOptions, ZONE};
 pub use server::{HankoOptions, HankoServer};
 pub use softhsm::SoftHsm;
-pub use unbound::{sign_zone, SignedZone, Unbound};
+pub use unbound::{sign_zone, Corrupt, SignedZone, Unbound};
 
 /// Contact address used by every client test; under the test zone so nothing leaves the box.
 pub const CONTACT_EMAIL: &str = "ops@hanko-ci.com";

@@ -27,10 +27,20 @@ pub struct SignedZone {
     _keys: TempDir,
 }
 
-/// Signs `zone` (generated text) with a fresh ECDSA P-256 ZSK and KSK (RFC 6605). With
-/// `break_signatures`, every RRSIG except those over the DNSKEY RRset gets a corrupted
-/// signature: the keys still validate from the anchor, the data does not (DNSSEC-bogus).
-pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone> {
+/// Which signatures `sign_zone` breaks after signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corrupt {
+    Nothing,
+    /// Every RRSIG except those over the DNSKEY RRset: the keys still validate from the
+    /// anchor, the data does not (DNSSEC-bogus).
+    AllData,
+    /// Only the RRSIGs covering this type (e.g. `CAA`): that RRset alone is bogus.
+    Only(&'static str),
+}
+
+/// Signs `zone` (its `text`, or the generated zone file) with a fresh ECDSA P-256 ZSK and
+/// KSK (RFC 6605), then breaks the signatures `corrupt` names.
+pub async fn sign_zone(zone: &Zone, corrupt: Corrupt) -> Result<SignedZone> {
     let keygen = require_tool("dnssec-keygen")?;
     let signzone = require_tool("dnssec-signzone")?;
     let keys = tempfile::Builder::new()
@@ -40,7 +50,8 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
     let dir = keys.path();
     let origin = zone.origin.as_str();
     let unsigned = dir.join("zone.db");
-    std::fs::write(&unsigned, zone.zone_file()).context("writing the unsigned zone")?;
+    let text = zone.text.clone().unwrap_or_else(|| zone.zone_file());
+    std::fs::write(&unsigned, text).context("writing the unsigned zone")?;
     let mut ksk = String::new();
     for flags in [&[][..], &["-f", "KSK"][..]] {
         let out = Cmd::new(&keygen)
@@ -65,7 +76,7 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
         .args([
             "-K",
             &dir.display().to_string(),
-            // The dsset-<zone> file goes beside the keys, not into the working directory.
+            // The dsset file goes to the key directory, not the working directory.
             "-d",
             &dir.display().to_string(),
             "-S",
@@ -82,8 +93,8 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
         .await
         .context("dnssec-signzone")?;
     let mut text = std::fs::read_to_string(&signed).context("reading the signed zone")?;
-    if break_signatures {
-        text = corrupt_signatures(&text);
+    if corrupt != Corrupt::Nothing {
+        text = corrupt_signatures(&text, corrupt);
     }
     let mut served = zone.clone();
     served.text = Some(text);
@@ -94,12 +105,18 @@ pub async fn sign_zone(zone: &Zone, break_signatures: bool) -> Result<SignedZone
     })
 }
 
-/// Flips the first character of the last signature chunk of every RRSIG not covering DNSKEY.
-fn corrupt_signatures(text: &str) -> String {
+/// Flips the first character of the last signature chunk of the RRSIGs `corrupt` names.
+fn corrupt_signatures(text: &str, corrupt: Corrupt) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let is_data_sig = fields.get(3) == Some(&"RRSIG") && fields.get(4) != Some(&"DNSKEY");
+        let covered = fields.get(4).copied().unwrap_or_default();
+        let is_data_sig = fields.get(3) == Some(&"RRSIG")
+            && match corrupt {
+                Corrupt::Nothing => false,
+                Corrupt::AllData => covered != "DNSKEY",
+                Corrupt::Only(rtype) => covered == rtype,
+            };
         match (is_data_sig, line.rfind(char::is_whitespace)) {
             (true, Some(at)) => {
                 let (head, sig) = line.split_at(at + 1);
@@ -260,7 +277,9 @@ pub fn dig_status(output: &str) -> Option<String> {
 
 /// Loopback only, one thread, no privileges dropped, no root hints needed: every name the
 /// tests use is under a stub zone. `do-not-query-localhost: no` lets it ask BIND on
-/// 127.0.0.1; bogus answers are not cached.
+/// 127.0.0.1. Nothing is kept (TTL caps 0), so a test that changes or stops BIND sees it at
+/// once, as hanko's own resolver settings intend (validation/resolve.rs); BIND stopped and
+/// started again (faults) is asked again within a second, not after Unbound's back-off.
 fn config(
     dir: &Path,
     port: u16,
@@ -287,6 +306,10 @@ fn config(
     access-control: 127.0.0.0/8 allow
     do-not-query-localhost: no
     qname-minimisation: no
+    cache-max-ttl: 0
+    infra-host-ttl: 1
+    infra-keep-probing: yes
+    cache-max-negative-ttl: 0
     val-bogus-ttl: 0
     module-config: "validator iterator"
 "#

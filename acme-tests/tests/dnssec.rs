@@ -2,18 +2,22 @@
 //! signed with dnssec-keygen/dnssec-signzone, a signed zone whose signatures are broken and
 //! an unsigned zone; Unbound validates them against test trust anchors and is hanko's
 //! resolver with `validation.dnssec = "validating-resolver"`. Signed-and-valid passes, bogus
-//! fails with a `dns` problem naming DNSSEC, unsigned passes. Also: hanko refuses to start
+//! fails with a `dns` problem naming DNSSEC, unsigned passes, a CAA record in the signed
+//! zone still refuses (`caa`), and a bogus CAA RRset under valid addresses never permits. Also: hanko refuses to start
 //! when its resolver does not validate. One set-up serves the whole file.
 
-use acme_tests::acme_client::{AcmeClient, Key};
+use acme_tests::acme_client::{Account, AcmeClient, Key};
 use acme_tests::unbound::{dig_flags, dig_status};
 use acme_tests::{
-    sign_zone, Bind9, HankoOptions, HankoServer, Http01Responder, OrFail, Unbound, Zone,
+    sign_zone, Bind9, Corrupt, HankoOptions, HankoServer, Http01Responder, OrFail, SignedZone,
+    Unbound, Zone,
 };
+use serde_json::Value;
 
 const SIGNED: &str = "signed.hanko-dnssec.com";
 const BOGUS: &str = "bogus.hanko-dnssec.com";
 const PLAIN: &str = "plain.hanko-dnssec.com";
+const CAA_BOGUS: &str = "caa-bogus.hanko-dnssec.com";
 
 fn dnssec_env(probe: &str) -> Vec<(String, String)> {
     vec![
@@ -28,17 +32,28 @@ fn dnssec_env(probe: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// A signed zone with `extra` records (relative names) added before signing.
+async fn signed_zone(origin: &str, hosts: &[&str], extra: &str, corrupt: Corrupt) -> SignedZone {
+    let mut zone = Zone::new(origin).hosts(hosts);
+    zone.text = Some(format!("{}{extra}", zone.zone_file()));
+    sign_zone(&zone, corrupt).await.or_fail("signing")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_passes_bogus_fails_with_dns_problem_unsigned_passes() {
-    let signed = sign_zone(&Zone::new(SIGNED), false)
-        .await
-        .or_fail("signing");
-    let bogus = sign_zone(&Zone::new(BOGUS), true).await.or_fail("signing");
-    let bind = Bind9::start(&[signed.zone.clone(), bogus.zone.clone(), Zone::new(PLAIN)])
+    // A CAA record read through the validating resolver still decides (RFC 8659 4).
+    let refusing = "refused IN CAA 0 issue \"other-ca.example\"\n";
+    let signed = signed_zone(SIGNED, &["refused"], refusing, Corrupt::Nothing).await;
+    let bogus = signed_zone(BOGUS, &[], "", Corrupt::AllData).await;
+    // Valid addresses, but a bogus CAA RRset that would permit: it must not (BR 3.2.2.8).
+    let permitting = "www IN CAA 0 issue \"hanko.invalid\"\n";
+    let caa_bogus = signed_zone(CAA_BOGUS, &["www"], permitting, Corrupt::Only("CAA")).await;
+    let zones = [&signed, &bogus, &caa_bogus].map(|z| z.zone.clone());
+    let bind = Bind9::start(&[&zones[..], &[Zone::new(PLAIN)]].concat())
         .await
         .or_fail("BIND9");
     let stubs: Vec<String> = bind.zones().iter().map(|z| z.origin.clone()).collect();
-    let anchors = [signed.trust_anchor.clone(), bogus.trust_anchor.clone()];
+    let anchors = [&signed, &bogus, &caa_bogus].map(|z| z.trust_anchor.clone());
     let unbound = Unbound::start(bind.addr(), &stubs, &anchors, SIGNED)
         .await
         .or_fail("Unbound");
@@ -84,12 +99,28 @@ async fn signed_passes_bogus_fails_with_dns_problem_unsigned_passes() {
             .await
             .or_fail(&format!("http-01 for {name}"));
     }
+    let error = failed_http01(&account, &responder, &format!("refused.{SIGNED}")).await;
+    assert_eq!(error["type"], "urn:ietf:params:acme:error:caa", "{error}");
+    // All data bogus: the address lookup (A or AAAA) fails; bogus CAA alone: the CAA lookup.
+    for (name, rrset) in [
+        (format!("www.{BOGUS}"), "A"),
+        (format!("www.{CAA_BOGUS}"), "CAA"),
+    ] {
+        let error = failed_http01(&account, &responder, &name).await;
+        assert_eq!(error["type"], "urn:ietf:params:acme:error:dns", "{error}");
+        let detail = error["detail"].as_str().unwrap_or_default();
+        let expected = format!("DNSSEC validation failed for {name} (the {rrset}");
+        assert!(detail.contains(&expected), "{detail}");
+    }
+}
 
-    let name = format!("www.{BOGUS}");
-    let (order, _) = account.create_order(&[&name]).await.or_fail("order");
+/// Orders `name`, answers http-01 correctly, and returns the challenge's error once the
+/// authorization is invalid.
+async fn failed_http01(account: &Account, responder: &Http01Responder, name: &str) -> Value {
+    let (order, _) = account.create_order(&[name]).await.or_fail("order");
     let authz = order["authorizations"][0].as_str().unwrap_or_default();
     account
-        .answer_http01(&responder, authz, None)
+        .answer_http01(responder, authz, None)
         .await
         .or_fail("challenge response")
         .assert_status(200);
@@ -97,17 +128,9 @@ async fn signed_passes_bogus_fails_with_dns_problem_unsigned_passes() {
         .poll_status(authz, &["pending"])
         .await
         .or_fail("authorization");
-    assert_eq!(done.str("status"), Some("invalid"), "{done}");
+    assert_eq!(done.str("status"), Some("invalid"), "{name}: {done}");
     let chall = account.http01_challenge(authz).await.or_fail("challenge");
-    assert_eq!(
-        chall["error"]["type"], "urn:ietf:params:acme:error:dns",
-        "{chall}"
-    );
-    let detail = chall["error"]["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.contains(&format!("DNSSEC validation failed for {name}")),
-        "{detail}"
-    );
+    chall["error"].clone()
 }
 
 /// The rig itself: the signed zone validates (AD), the broken one is SERVFAIL, the unsigned

@@ -90,6 +90,20 @@ async fn climbing_continues_from_the_alias_parent_not_the_target_parent() {
 }
 
 #[tokio::test]
+async fn truncated_udp_answer_is_asked_again_over_tcp() {
+    let zone = Zone::default()
+        .with_caa("hanko-test.com", 0, "issue", b"ca.example")
+        .with_truncated_udp();
+    let dns = dns_server(zone.clone()).await;
+    let found = relevant_rrset(&client(dns.addr), false, HOST)
+        .await
+        .expect("search over TCP");
+    assert_eq!(found.records[0].value, "ca.example");
+    // Each name once over UDP (truncated) and once over TCP.
+    assert_eq!(zone.questions().len(), 4, "{:?}", zone.questions());
+}
+
+#[tokio::test]
 async fn one_servfail_is_retried() {
     let zone = Zone::default()
         .with_servfail_times("hanko-test.com", 1)

@@ -105,9 +105,35 @@ fn absolute(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::check_publicly_trusted_dnssec;
+    use super::{check_publicly_trusted_dnssec, check_start};
     use crate::config::{Config, DnssecMode, ProfileConfig};
+    use crate::validation::test_support::{dns_server, Zone};
     use chrono::{TimeZone, Utc};
+
+    #[tokio::test]
+    async fn probe_needs_ad_from_every_resolver() {
+        let zone = || Zone::default().with_txt("signed.test", "x");
+        let validating = dns_server(zone().with_authentic()).await;
+        let plain = dns_server(zone()).await;
+        let mut config = config(false, DnssecMode::ValidatingResolver);
+        config.validation.dnssec_probe_name = "signed.test".to_string();
+        config.validation.dns_resolvers = vec![validating.addr];
+        check_start(&config, Utc::now()).await.expect("AD=1 passes");
+        config.validation.dns_resolvers = vec![validating.addr, plain.addr];
+        let err = check_start(&config, Utc::now())
+            .await
+            .expect_err("AD=0 refused");
+        let text = err.to_string();
+        assert!(
+            text.contains(&plain.addr.to_string()) && text.contains("AD=1"),
+            "{text}"
+        );
+        config.validation.dns_resolvers.clear();
+        assert!(
+            check_start(&config, Utc::now()).await.is_err(),
+            "no resolver named"
+        );
+    }
 
     fn config(publicly_trusted: bool, dnssec: DnssecMode) -> Config {
         let mut config = Config::default();

@@ -48,6 +48,8 @@ pub(crate) struct Zone {
     pub bogus: Vec<String>,
     /// Set AD=1 on every answer (a validating resolver vouching for the data).
     pub authentic: bool,
+    /// Answer UDP with TC=1 and no records, so the client must ask again over TCP.
+    pub truncate_udp: bool,
     /// Every question received: `name TYPE` plus ` +cd` when CD=1.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -95,6 +97,11 @@ impl Zone {
         self
     }
 
+    pub fn with_truncated_udp(mut self) -> Zone {
+        self.truncate_udp = true;
+        self
+    }
+
     pub fn with_authentic(mut self) -> Zone {
         self.authentic = true;
         self
@@ -127,21 +134,68 @@ impl Zone {
 
 /// Starts the DNS responder: A and TXT from `zone`, an empty NOERROR for other types of a
 /// known name, NXDOMAIN for unknown names.
-pub(crate) async fn dns_server(mut zone: Zone) -> Server {
+pub(crate) async fn dns_server(zone: Zone) -> Server {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind DNS");
     let addr = socket.local_addr().expect("DNS addr");
+    // TCP on the same port for truncated answers (RFC 7766); best effort if it is taken.
+    let tcp = TcpListener::bind(addr).await.ok();
+    let zone = Arc::new(Mutex::new(zone));
     let task = tokio::spawn(async move {
+        if let Some(tcp) = tcp {
+            tokio::spawn(serve_dns_tcp(tcp, zone.clone()));
+        }
         let mut buf = vec![0u8; 4096];
         loop {
             let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
                 continue;
             };
-            if let Some(reply) = dns_answer(&mut zone, &buf[..n]) {
+            let reply = match zone.lock() {
+                Ok(mut zone) => udp_answer(&mut zone, &buf[..n]),
+                Err(_) => None,
+            };
+            if let Some(reply) = reply {
                 let _ = socket.send_to(&reply, peer).await;
             }
         }
     });
     Server { addr, task }
+}
+
+/// Over UDP a `truncate_udp` zone answers TC=1 with no records (RFC 1035 4.2.1).
+fn udp_answer(zone: &mut Zone, packet: &[u8]) -> Option<Vec<u8>> {
+    let reply = dns_answer(zone, packet)?;
+    if !zone.truncate_udp {
+        return Some(reply);
+    }
+    let mut message = Message::from_vec(&reply).ok()?;
+    message.take_answers();
+    message.set_truncated(true);
+    message.to_bytes().ok()
+}
+
+async fn serve_dns_tcp(listener: TcpListener, zone: Arc<Mutex<Zone>>) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let mut prefix = [0u8; 2];
+        if stream.read_exact(&mut prefix).await.is_err() {
+            continue;
+        }
+        let mut query = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+        if stream.read_exact(&mut query).await.is_err() {
+            continue;
+        }
+        let reply = match zone.lock() {
+            Ok(mut zone) => dns_answer(&mut zone, &query),
+            Err(_) => None,
+        };
+        if let Some(reply) = reply {
+            let mut framed = u16::try_from(reply.len())
+                .unwrap_or(0)
+                .to_be_bytes()
+                .to_vec();
+            framed.extend_from_slice(&reply);
+            let _ = stream.write_all(&framed).await;
+        }
+    }
 }
 
 fn dns_answer(zone: &mut Zone, packet: &[u8]) -> Option<Vec<u8>> {
