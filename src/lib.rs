@@ -2,6 +2,7 @@
 pub mod acme;
 pub mod admin;
 pub mod audit;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod core;

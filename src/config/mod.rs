@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod mpic;
 mod revocation;
+pub use mpic::{PerspectiveRoleConfig, RemoteConfig, RemotePerspectiveConfig, RIRS};
 pub use revocation::RevocationConfig;
 pub use revocation::{CrlConfig, OcspConfig, OcspSigner};
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub ocsp: OcspConfig,
     pub revocation: RevocationConfig,
     pub log: LogConfig,
+    /// The `hanko perspective` role (BR 3.2.2.9); unused by `hanko serve`.
+    pub perspective: Option<PerspectiveRoleConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,6 +133,8 @@ pub struct ValidationConfig {
     pub allow_private_addresses: bool,
     /// Validations run at once; more wait in the queue.
     pub concurrency: usize,
+    /// Remote perspectives that corroborate every validation (BR 3.2.2.9).
+    pub remote: RemoteConfig,
 }
 
 impl Default for ValidationConfig {
@@ -142,6 +148,7 @@ impl Default for ValidationConfig {
             http01_max_redirects: 10,
             allow_private_addresses: false,
             concurrency: 32,
+            remote: RemoteConfig::default(),
         }
     }
 }
@@ -576,6 +583,8 @@ impl Config {
             }
         }
         revocation::check(&self.crl, &self.ocsp).map_err(|(key, message)| bad(key, message))?;
+        mpic::check(&self.validation.remote, self.perspective.as_ref())
+            .map_err(|(key, message)| bad(&key, message))?;
         self.revocation
             .check()
             .map_err(|(key, message)| bad(key, message))?;
@@ -594,6 +603,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether any configured profile is publicly trusted (BR gates apply).
+    pub fn has_publicly_trusted_profile(&self) -> bool {
+        self.ca.profiles.values().any(|p| p.publicly_trusted)
     }
 
     /// The URL prefix every ACME resource URL starts with.

@@ -13,9 +13,11 @@ mod dns01;
 mod evidence;
 mod http01;
 mod perspective;
+pub mod remote;
 mod resolve;
 mod tls;
 mod tlsalpn01;
+mod validator;
 
 #[cfg(test)]
 mod test_support;
@@ -24,10 +26,9 @@ mod tests;
 
 pub use perspective::{LocalPerspective, LOCAL_PERSPECTIVE_ID};
 pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
+pub use validator::{check_mpic_for_issuance, check_publicly_trusted_mpic, Validator};
 
-use crate::config::ValidationConfig;
-use crate::core::{ChallengeType, Clock, Identifier, ValidationFailure};
-use std::sync::Arc;
+use crate::core::{ChallengeType, Identifier, ValidationFailure};
 
 /// What a perspective is asked to check: domain control by a challenge, CAA, or both. An
 /// authorization's validation asks for both at once (BR 3.2.2.8 and 3.2.2.9: remote
@@ -78,7 +79,7 @@ pub struct Outcome {
 }
 
 /// One vantage point that can validate. The local perspective runs in this process; remote
-/// ones (later) are reached over mutual TLS.
+/// ones (`remote::RemotePerspective`) are reached over mutual TLS.
 #[async_trait::async_trait]
 pub trait Perspective: Send + Sync {
     fn id(&self) -> &str;
@@ -91,6 +92,13 @@ pub enum SetupError {
     Resolver(String),
     #[error("HTTP client setup: {0}")]
     Http(String),
+    /// A missing, unreadable or expired mTLS credential, naming the key and the file.
+    #[error("{key} ({file}): {message}")]
+    Credential {
+        key: String,
+        file: String,
+        message: String,
+    },
 }
 
 /// One perspective's outcome within a corroborated validation.
@@ -114,37 +122,4 @@ pub struct Corroboration {
     pub perspectives: Vec<PerspectiveOutcome>,
     /// The quorum decision as it is recorded in the audit log (JSON object).
     pub quorum: serde_json::Value,
-}
-
-/// Entry point used by `ra`: today the primary perspective decides alone.
-pub struct Validator {
-    primary: Arc<dyn Perspective>,
-}
-
-impl Validator {
-    /// Builds the local perspective (id `"local"`) as the primary one: its own DNS resolver
-    /// from `config.dns_resolvers` and its TLS client settings.
-    pub fn new(config: &ValidationConfig, clock: Arc<dyn Clock>) -> Result<Validator, SetupError> {
-        let local = LocalPerspective::new(config, clock)?;
-        Ok(Validator::with_perspective(Arc::new(local)))
-    }
-
-    pub fn with_perspective(primary: Arc<dyn Perspective>) -> Validator {
-        Validator { primary }
-    }
-
-    pub async fn validate(&self, request: &ValidationRequest) -> Corroboration {
-        let outcome = self.primary.validate(request).await;
-        Corroboration {
-            result: outcome.result.clone(),
-            quorum: serde_json::json!({"remote_required": 0, "remote_asked": 0,
-                                       "result": if outcome.result.is_ok() { "valid" } else { "invalid" }}),
-            perspectives: vec![PerspectiveOutcome {
-                id: self.primary.id().to_string(),
-                rir: None,
-                remote: false,
-                outcome,
-            }],
-        }
-    }
 }
