@@ -20,3 +20,6 @@ pub use server::router;
 pub const VALIDATE_PATH: &str = "/v1/validate";
 /// Largest request or answer body either side reads, in bytes (evidence is a few KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[cfg(test)]
+mod tests;
