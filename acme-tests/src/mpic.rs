@@ -47,7 +47,9 @@ impl MpicPki {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])?;
         params.extended_key_usages = vec![purpose];
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         let cert = params.signed_by(&key, &self.ca, &self.ca_key)?;
         std::fs::write(self.path(&format!("{name}.pem")), cert.pem())?;
         std::fs::write(self.path(&format!("{name}.key")), key.serialize_pem())?;
@@ -77,7 +79,9 @@ impl MpicPki {
     pub fn remote_env(&self, perspectives: &[(&str, &str, SocketAddr)], timeout_s: u64) -> String {
         let list: Vec<String> = perspectives
             .iter()
-            .map(|(id, rir, addr)| format!(r#"{{id = "{id}", rir = "{rir}", url = "https://{addr}"}}"#))
+            .map(|(id, rir, addr)| {
+                format!(r#"{{id = "{id}", rir = "{rir}", url = "https://{addr}"}}"#)
+            })
             .collect();
         format!(
             r#"{{client_cert = "{}", client_key = "{}", ca = "{}", timeout_seconds = {timeout_s}, perspectives = [{}]}}"#,

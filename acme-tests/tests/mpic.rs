@@ -39,7 +39,10 @@ impl Rig {
     async fn validate(&self, host: &str, p4: View, p5: View) -> (Resp, String, Value) {
         let name = format!("{host}.{ZONE}");
         let (order, order_url) = self.account.create_order(&[&name]).await.or_fail("order");
-        let authz_url = order["authorizations"][0].as_str().expect("authz url").to_string();
+        let authz_url = order["authorizations"][0]
+            .as_str()
+            .expect("authz url")
+            .to_string();
         let authz = self.account.post_as_get(&authz_url).await.or_fail("authz");
         let chall = authz.body["challenges"]
             .as_array()
@@ -55,7 +58,11 @@ impl Rig {
             dns.insert(&name, if view == View::Agrees { &value } else { &wrong });
         }
         let url = chall["url"].as_str().expect("challenge url");
-        let rsp = self.account.post(url, Some(&json!({}))).await.or_fail("challenge");
+        let rsp = self
+            .account
+            .post(url, Some(&json!({})))
+            .await
+            .or_fail("challenge");
         assert_eq!(rsp.status, 200, "{rsp}");
         let done = self
             .account
@@ -71,7 +78,11 @@ impl Rig {
         let name = format!("{host}.{ZONE}");
         assert_eq!(order["status"], "ready", "{order}");
         let (_key, csr_der) = csr(&[&name]).or_fail("csr");
-        let rsp = self.account.finalize(order, &csr_der).await.or_fail("finalize");
+        let rsp = self
+            .account
+            .finalize(order, &csr_der)
+            .await
+            .or_fail("finalize");
         assert_eq!(rsp.status, 200, "{rsp}");
         let done = self
             .account
@@ -108,7 +119,9 @@ async fn five_perspectives_corroborate_dissent_and_refuse_strangers() {
     ];
     let mut perspectives = Vec::new();
     for (id, rir, resolver) in plan {
-        let p = Perspective::start(&pki, id, rir, resolver).await.or_fail(id);
+        let p = Perspective::start(&pki, id, rir, resolver)
+            .await
+            .or_fail(id);
         perspectives.push(p);
     }
     let listed: Vec<(&str, &str, SocketAddr)> = plan
@@ -151,7 +164,10 @@ async fn five_perspectives_corroborate_dissent_and_refuse_strangers() {
     assert_eq!(order["status"], "invalid", "{order}");
     let error = challenge_error(&authz);
     let detail = error["detail"].as_str().unwrap_or_default();
-    assert_eq!(error["type"], "urn:ietf:params:acme:error:unauthorized", "{error}");
+    assert_eq!(
+        error["type"], "urn:ietf:params:acme:error:unauthorized",
+        "{error}"
+    );
     assert!(detail.contains("p4") && detail.contains("p5"), "{detail}");
     assert!(!detail.contains("p1 "), "{detail}");
 
@@ -160,9 +176,15 @@ async fn five_perspectives_corroborate_dissent_and_refuse_strangers() {
     perspectives[4].stop().await.or_fail("stopping p5");
     let (authz, _, _) = rig.validate("down", View::Dissents, View::Agrees).await;
     assert_eq!(authz.str("status"), Some("invalid"), "{authz}");
-    let detail = challenge_error(&authz)["detail"].as_str().unwrap_or_default().to_string();
+    let detail = challenge_error(&authz)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(detail.contains("p4, p5"), "{detail}");
-    assert!(detail.contains("remote perspective p5 (AFRINIC): request failed"), "{detail}");
+    assert!(
+        detail.contains("remote perspective p5 (AFRINIC): request failed"),
+        "{detail}"
+    );
     // …while p5 down alone is the one allowed dissent.
     let (authz, _, _) = rig.validate("down-only", View::Agrees, View::Agrees).await;
     assert_eq!(authz.str("status"), Some("valid"), "{authz}");
@@ -171,12 +193,15 @@ async fn five_perspectives_corroborate_dissent_and_refuse_strangers() {
     // primary's certificate the same request is answered.
     let url = format!("https://{}/health", perspectives[0].addr);
     let anonymous = pki.client(false).or_fail("client").get(&url).send().await;
-    assert!(anonymous.is_err(), "perspective answered a caller without a certificate");
+    assert!(
+        anonymous.is_err(),
+        "perspective answered a caller without a certificate"
+    );
     let known = pki.client(true).or_fail("client").get(&url).send().await;
     let body = known.expect("health").text().await.expect("body");
     assert!(body.contains(r#""id":"p1""#), "{body}");
 
-    // Every perspective's outcome and the quorum are in the audit log (validation.attempt).
+    // Per-perspective metrics: p5 (down, then dissenting) has failures counted.
     let metrics = server
         .client()
         .get(format!("{}/metrics", server.base_url()))
