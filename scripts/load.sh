@@ -58,5 +58,17 @@ CPU_PRIMARY_0=$(cpu_seconds "$HANKO_PID") CPU_ALL_0=$(cpu_seconds $CPU_PIDS)
 "$LOAD" --directory "$BASE/directory" --ca-bundle "$ROOT_PEM" --http01-port "$HTTP01_PORT" \
     --label "hanko ($PROFILE, MPIC=$MPIC)" "$@"
 log "CPU seconds during the run: primary $(awk -v a="$(cpu_seconds "$HANKO_PID")" -v b="$CPU_PRIMARY_0" 'BEGIN {printf "%.2f", a - b}'), primary + perspectives $(awk -v a="$(cpu_seconds $CPU_PIDS)" -v b="$CPU_ALL_0" 'BEGIN {printf "%.2f", a - b}')"
+# Mean time per perspective (the primary's `local` and each remote), from /metrics.
+curl -fsS --max-time 5 --cacert "$ROOT_PEM" "$BASE/metrics" \
+    | python3 -c '
+import re, sys
+v = {}
+for line in sys.stdin:
+    m = re.match(r"hanko_perspective_seconds_(sum|count)\{perspective=\"([^\"]+)\"\} (\S+)", line)
+    if m:
+        v.setdefault(m[2], {})[m[1]] = float(m[3])
+for p, x in sorted(v.items()):
+    print("load: perspective %s: %d validations, mean %.1f ms" % (p, x["count"], 1000 * x["sum"] / x["count"]))
+' >&2 || true
 RSS=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$HANKO_PID/status" 2>/dev/null || echo "n/a")
 log "hanko peak RSS (VmHWM): $RSS"
