@@ -44,9 +44,23 @@ impl MpicPki {
 
     /// Writes `<name>.pem` and `<name>.key`, for 127.0.0.1 and localhost.
     pub fn leaf(&self, name: &str, purpose: ExtendedKeyUsagePurpose) -> Result<()> {
+        self.leaf_valid(name, purpose, true)
+    }
+
+    /// As `leaf`; `valid = false` makes a certificate that expired in 2021.
+    pub fn leaf_valid(
+        &self,
+        name: &str,
+        purpose: ExtendedKeyUsagePurpose,
+        valid: bool,
+    ) -> Result<()> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])?;
         params.extended_key_usages = vec![purpose];
+        if !valid {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, name);

@@ -216,3 +216,51 @@ async fn five_perspectives_corroborate_dissent_and_refuse_strangers() {
         "{metrics}"
     );
 }
+
+/// Start-up refusals, each a process that exits at once: a perspective with an expired
+/// certificate names the key and the file; a primary with a publicly-trusted profile and no
+/// remote perspectives names what the date requires (BR 3.2.2.9).
+#[tokio::test]
+async fn start_up_refuses_expired_credentials_and_too_few_perspectives() {
+    use acme_tests::{server::hanko_binary, Cmd};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = MpicPki::create(&dir.path().join("pki")).or_fail("test PKI");
+    pki.leaf_valid("old", rcgen::ExtendedKeyUsagePurpose::ServerAuth, false)
+        .or_fail("expired certificate");
+    let hanko = hanko_binary().or_fail("hanko binary");
+    let out = Cmd::new(&hanko)
+        .arg("perspective")
+        .env("HANKO_PERSPECTIVE__LISTEN", "127.0.0.1:1")
+        .env("HANKO_PERSPECTIVE__ID", "old")
+        .env("HANKO_PERSPECTIVE__RIR", "RIPE")
+        .env("HANKO_PERSPECTIVE__TLS_CERT", pki.path("old.pem"))
+        .env("HANKO_PERSPECTIVE__TLS_KEY", pki.path("old.key"))
+        .env("HANKO_PERSPECTIVE__CLIENT_CA", pki.path("ca.pem"))
+        .run()
+        .await
+        .or_fail("hanko perspective");
+    let text = out.combined();
+    assert!(!out.success(), "{text}");
+    assert!(text.contains("perspective.tls_cert"), "{text}");
+    assert!(
+        text.contains("old.pem") && text.contains("expired"),
+        "{text}"
+    );
+
+    let out = Cmd::new(&hanko)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("HANKO_SERVER__LISTEN", "127.0.0.1:1")
+        .env("HANKO_SERVER__HTTP_LISTEN", "127.0.0.1:2")
+        .env("HANKO_STORAGE__DATA_DIR", dir.path().join("data"))
+        .env("HANKO_CA__PROFILES", "{dv = {publicly_trusted = true}}")
+        .run()
+        .await
+        .or_fail("hanko serve");
+    let text = out.combined();
+    assert!(!out.success(), "{text}");
+    assert!(
+        text.contains("publicly-trusted profile(s) dv: 0 remote perspectives configured"),
+        "{text}"
+    );
+}
