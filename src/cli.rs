@@ -1,4 +1,4 @@
-//! The command line: `hanko serve`, `check-config`, `migrate`, `audit verify`,
+//! The command line: `hanko serve`, `perspective`, `check-config`, `migrate`, `audit verify`,
 //! `admin …`, `ceremony root|intermediate|ocsp-responder`.
 //! The top of the entry layer: it dispatches to the roles in `bootstrap` (`serve`) and to the
 //! operator commands in `admin` (ceremonies included).
@@ -24,6 +24,11 @@ struct Cli {
 enum Command {
     /// Serve ACME (all roles). Without --config, embedded defaults apply.
     Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Serve as a remote validation perspective (BR 3.2.2.9) for a primary, over mutual TLS.
+    Perspective {
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -74,7 +79,9 @@ enum AuditCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = match &cli.command {
-        Command::Serve { config } | Command::Migrate { config } => config.clone(),
+        Command::Serve { config }
+        | Command::Migrate { config }
+        | Command::Perspective { config } => config.clone(),
         Command::Audit {
             command: AuditCommand::Verify { config } | AuditCommand::List { config, .. },
         } => config.clone(),
@@ -107,6 +114,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { .. } => crate::bootstrap::serve::serve(config).await,
+            Command::Perspective { .. } => crate::bootstrap::perspective::run(config).await,
             Command::Migrate { .. } => migrate(&config).await,
             Command::Audit {
                 command: AuditCommand::Verify { .. },

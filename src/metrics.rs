@@ -39,6 +39,12 @@ pub struct ShardLabels {
     pub shard: String,
 }
 
+/// A validation perspective (BR 3.2.2.9): `local` for the primary, else the configured id.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PerspectiveLabels {
+    pub perspective: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: String,
@@ -64,6 +70,11 @@ pub struct Metrics {
     pub orders: Family<StatusLabels, Gauge>,
     pub issuance_seconds: Histogram,
     pub issuance_step_seconds: Family<StepLabels, Histogram>,
+    /// Validation requests per perspective, their failures (including non-answers) and
+    /// latency (BR 3.2.2.9 operations).
+    pub perspective_requests: Family<PerspectiveLabels, Counter>,
+    pub perspective_failures: Family<PerspectiveLabels, Counter>,
+    pub perspective_seconds: Family<PerspectiveLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -142,8 +153,33 @@ impl Metrics {
             "Age of the oldest stored OCSP response",
             ocsp_oldest_response_age_seconds.clone(),
         );
+        let perspective_requests = Family::<PerspectiveLabels, Counter>::default();
+        let perspective_failures = Family::<PerspectiveLabels, Counter>::default();
+        // 1 ms … ~16 s: one perspective's answer, remote ones included.
+        let perspective_seconds =
+            Family::<PerspectiveLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 15))
+            });
+        registry.register(
+            "perspective_requests",
+            "Validation requests by perspective",
+            perspective_requests.clone(),
+        );
+        registry.register(
+            "perspective_failures",
+            "Validation requests by perspective that did not pass (or got no answer)",
+            perspective_failures.clone(),
+        );
+        registry.register(
+            "perspective_seconds",
+            "Time of one validation by perspective",
+            perspective_seconds.clone(),
+        );
         Metrics {
             registry,
+            perspective_requests,
+            perspective_failures,
+            perspective_seconds,
             crl_age_seconds,
             crl_entries,
             ocsp_requests,
@@ -165,6 +201,20 @@ impl Metrics {
                 step: step.to_string(),
             })
             .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Record one perspective's validation: its latency and whether it passed.
+    pub fn perspective(&self, id: &str, passed: bool, elapsed: std::time::Duration) {
+        let labels = PerspectiveLabels {
+            perspective: id.to_string(),
+        };
+        self.perspective_requests.get_or_create(&labels).inc();
+        if !passed {
+            self.perspective_failures.get_or_create(&labels).inc();
+        }
+        self.perspective_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Count one OCSP request by its result.

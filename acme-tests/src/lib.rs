@@ -17,6 +17,7 @@ pub mod faults;
 pub mod fullca;
 pub mod http01;
 pub mod load;
+pub mod mpic;
 pub mod pki;
 pub mod pkilint;
 pub mod ports;

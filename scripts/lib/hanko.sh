@@ -16,6 +16,8 @@ hanko_dev_env() {
         HANKO_VALIDATION__DNS_RESOLVERS="[\"127.0.0.1:$4\"]" \
         HANKO_VALIDATION__ALLOW_PRIVATE_ADDRESSES=true \
         HANKO_LOG__LEVEL=warn
+    # Remote perspectives (scripts/lib/mpic.sh), when a script prepared them.
+    if [ -n "${MPIC_REMOTE:-}" ]; then export HANKO_VALIDATION__REMOTE="$MPIC_REMOTE"; fi
 }
 
 # hanko_dev_start BINARY NAME: start `BINARY serve` in development mode (a fresh data

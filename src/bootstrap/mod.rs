@@ -7,6 +7,7 @@
 //! layer (acme, ra, policy, validation, issuance, revocation, storage, audit) may use it
 //! (`tests::lower_layers_do_not_reach_up`).
 
+pub mod perspective;
 pub mod serve;
 
 use crate::config::Config;

@@ -45,8 +45,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
     crate::validation::check_start(&config, clock.now()).await?;
-    let validator =
-        Arc::new(Validator::new(&config.validation, clock.clone()).context("validation setup")?);
+    crate::validation::check_publicly_trusted_mpic(&config, clock.now())
+        .map_err(anyhow::Error::msg)?;
+    let validator = Arc::new(
+        Validator::new(&config.validation, clock.clone())
+            .context("validation setup")?
+            .with_metrics(metrics.clone())
+            .enforce_dated_minimum(config.has_publicly_trusted_profile(), clock.clone()),
+    );
     let (listener_chain, listener_key) = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => (
             std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod mpic;
 mod revocation;
+pub use mpic::{PerspectiveRoleConfig, RemoteConfig, RemotePerspectiveConfig, RIRS};
 pub use revocation::RevocationConfig;
 pub use revocation::{CrlConfig, OcspConfig, OcspSigner};
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub ocsp: OcspConfig,
     pub revocation: RevocationConfig,
     pub log: LogConfig,
+    /// The `hanko perspective` role (BR 3.2.2.9); unused by `hanko serve`.
+    pub perspective: Option<PerspectiveRoleConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +143,8 @@ pub struct ValidationConfig {
     /// start is refused unless each answers with AD=1. Default `"."` (the signed root); test
     /// rigs with their own trust anchor name a signed test zone.
     pub dnssec_probe_name: String,
+    /// Remote perspectives that corroborate every validation (BR 3.2.2.9).
+    pub remote: RemoteConfig,
 }
 
 /// How DNSSEC is validated (ARCHITECTURE.md "DNSSEC").
@@ -165,6 +171,7 @@ impl Default for ValidationConfig {
             concurrency: 32,
             dnssec: DnssecMode::Off,
             dnssec_probe_name: ".".to_string(),
+            remote: RemoteConfig::default(),
         }
     }
 }
@@ -599,6 +606,8 @@ impl Config {
             }
         }
         revocation::check(&self.crl, &self.ocsp).map_err(|(key, message)| bad(key, message))?;
+        mpic::check(&self.validation.remote, self.perspective.as_ref())
+            .map_err(|(key, message)| bad(&key, message))?;
         self.revocation
             .check()
             .map_err(|(key, message)| bad(key, message))?;
@@ -617,6 +626,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether any configured profile is publicly trusted (BR gates apply).
+    pub fn has_publicly_trusted_profile(&self) -> bool {
+        self.ca.profiles.values().any(|p| p.publicly_trusted)
     }
 
     /// The URL prefix every ACME resource URL starts with.

@@ -117,3 +117,26 @@ fn bad_list_element_from_environment_names_the_variable() {
     .to_string();
     assert!(text.contains("HANKO_VALIDATION__DNS_RESOLVERS"), "{text}");
 }
+
+#[test]
+fn remote_perspectives_need_credentials_and_known_keys() {
+    let f = file(
+        "[[validation.remote.perspectives]]\nid = \"p1\"\nrir = \"RIPE\"\nurl = \"https://127.0.0.1:9001\"\n",
+    );
+    let err = Config::load_with_env(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation.remote.client_cert"), "{err}");
+    let f = file("[validation.remote]\nclient_crt = \"x\"\n");
+    let err = Config::load_with_env(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("client_crt"), "{err}");
+    let f = file(
+        "[[validation.remote.perspectives]]\nid = \"p1\"\nrir = \"Mars\"\nurl = \"https://127.0.0.1:9001\"\n",
+    );
+    let err = Config::load_with_env(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("perspectives[0].rir"), "{err}");
+}

@@ -7,5 +7,6 @@ pub mod caa;
 pub mod dated;
 pub mod fermat;
 pub mod keys;
+pub mod mpic;
 pub mod names;
 pub mod roca;

@@ -245,6 +245,21 @@ impl Ra {
         }
         // CP 3.2.2.1: the OV subject comes from the vetted record, checked again here since
         // the vetting may have aged out after newOrder.
+        // BR 3.2.2.9: the dated number of remote perspectives, at this instant (the clock
+        // is injected, so a new minimum applies in a running server at its date).
+        if self
+            .config
+            .ca
+            .profiles
+            .get(&view.profile)
+            .is_some_and(|p| p.publicly_trusted)
+        {
+            crate::validation::check_mpic_for_issuance(
+                &self.config.validation.remote,
+                self.clock.now(),
+            )
+            .map_err(|e| RaError::Unauthorized(format!("issuance refused: {e}")))?;
+        }
         let organization = match self.config.ca.profiles.get(&view.profile) {
             Some(p) if p.validation == ValidationLevel::Ov => {
                 Some(self.organization_subject(account_id).await?)

@@ -1,6 +1,6 @@
 //! Domain-control validation: http-01 (BR 3.2.2.4.19), dns-01 (BR 3.2.2.4.7), tls-alpn-01
-//! (RFC 8737, BR 3.2.2.4.20), run through a `Perspective` so multi-perspective corroboration
-//! (BR 3.2.2.9) can be added without touching the validators.
+//! (RFC 8737, BR 3.2.2.4.20) and CAA (BR 3.2.2.8), run through a `Perspective`: the local
+//! primary and the remote perspectives of multi-perspective corroboration (BR 3.2.2.9).
 //! Owns: outbound validation traffic and the evidence it yields. Must not touch: storage,
 //! orders or authorizations (it returns evidence; `ra` records it).
 //!
@@ -9,7 +9,9 @@
 //! method each), `tls.rs` (the certificate-agnostic TLS client both http-01 and tls-alpn-01
 //! use), `evidence.rs` (what an attempt records for the CPS 5.5 archive), `dns_client.rs`
 //! (our stub DNS client: AD/CD bits, for CAA and dns-01), `caa.rs` (the RFC 8659 3 search,
-//! decided by `policy::caa`), `dnssec.rs` (the start-up checks of SC-085).
+//! decided by `policy::caa`), `dnssec.rs` (the start-up checks of SC-085), `validator.rs` (the fan-out to every
+//! perspective and the quorum of `policy::mpic`), `remote/` (the mTLS wire protocol, the
+//! `RemotePerspective` client and the `hanko perspective` service).
 
 mod caa;
 mod dns01;
@@ -18,9 +20,11 @@ mod dnssec;
 mod evidence;
 mod http01;
 mod perspective;
+pub mod remote;
 mod resolve;
 mod tls;
 mod tlsalpn01;
+mod validator;
 
 #[cfg(test)]
 mod caa_tests;
@@ -32,10 +36,9 @@ mod tests;
 pub use dnssec::{check_publicly_trusted_dnssec, check_start};
 pub use perspective::{LocalPerspective, LOCAL_PERSPECTIVE_ID};
 pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
+pub use validator::{check_mpic_for_issuance, check_publicly_trusted_mpic, Validator};
 
-use crate::config::ValidationConfig;
-use crate::core::{ChallengeType, Clock, Identifier, ValidationFailure};
-use std::sync::Arc;
+use crate::core::{ChallengeType, Identifier, ValidationFailure};
 
 /// What a perspective is asked to check: domain control by a challenge, CAA, or both. An
 /// authorization's validation asks for both at once (BR 3.2.2.8 and 3.2.2.9: remote
@@ -86,7 +89,7 @@ pub struct Outcome {
 }
 
 /// One vantage point that can validate. The local perspective runs in this process; remote
-/// ones (later) are reached over mutual TLS.
+/// ones (`remote::RemotePerspective`) are reached over mutual TLS.
 #[async_trait::async_trait]
 pub trait Perspective: Send + Sync {
     fn id(&self) -> &str;
@@ -101,6 +104,13 @@ pub enum SetupError {
     Http(String),
     #[error("DNSSEC: {0}")]
     Dnssec(String),
+    /// A missing, unreadable or expired mTLS credential, naming the key and the file.
+    #[error("{key} ({file}): {message}")]
+    Credential {
+        key: String,
+        file: String,
+        message: String,
+    },
 }
 
 /// One perspective's outcome within a corroborated validation.
@@ -124,37 +134,4 @@ pub struct Corroboration {
     pub perspectives: Vec<PerspectiveOutcome>,
     /// The quorum decision as it is recorded in the audit log (JSON object).
     pub quorum: serde_json::Value,
-}
-
-/// Entry point used by `ra`: today the primary perspective decides alone.
-pub struct Validator {
-    primary: Arc<dyn Perspective>,
-}
-
-impl Validator {
-    /// Builds the local perspective (id `"local"`) as the primary one: its own DNS resolver
-    /// from `config.dns_resolvers` and its TLS client settings.
-    pub fn new(config: &ValidationConfig, clock: Arc<dyn Clock>) -> Result<Validator, SetupError> {
-        let local = LocalPerspective::new(config, clock)?;
-        Ok(Validator::with_perspective(Arc::new(local)))
-    }
-
-    pub fn with_perspective(primary: Arc<dyn Perspective>) -> Validator {
-        Validator { primary }
-    }
-
-    pub async fn validate(&self, request: &ValidationRequest) -> Corroboration {
-        let outcome = self.primary.validate(request).await;
-        Corroboration {
-            result: outcome.result.clone(),
-            quorum: serde_json::json!({"remote_required": 0, "remote_asked": 0,
-                                       "result": if outcome.result.is_ok() { "valid" } else { "invalid" }}),
-            perspectives: vec![PerspectiveOutcome {
-                id: self.primary.id().to_string(),
-                rir: None,
-                remote: false,
-                outcome,
-            }],
-        }
-    }
 }

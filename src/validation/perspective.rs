@@ -67,6 +67,13 @@ impl LocalPerspective {
         })
     }
 
+    /// The same perspective under another id: a `hanko perspective` process records its
+    /// configured id in its evidence.
+    pub fn with_id(mut self, id: &str) -> LocalPerspective {
+        self.id = id.to_string();
+        self
+    }
+
     fn now(&self) -> String {
         self.clock
             .now()
