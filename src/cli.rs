@@ -97,6 +97,13 @@ pub fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig { file } = &cli.command {
+        // The configuration-only gates `serve` applies first (DNSSEC, remote perspectives).
+        use crate::core::Clock;
+        let now = crate::core::SystemClock.now();
+        if let Err(e) = crate::validation::check_publicly_trusted(&config, now) {
+            eprintln!("hanko: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
         println!("{}: configuration is valid", file.display());
         return ExitCode::SUCCESS;
     }

@@ -6,6 +6,7 @@
 
 use crate::bind9::{Bind9, Zone};
 use crate::ctlog::{LogBehaviour, TestCtLog};
+use crate::mpic::{MpicPki, Perspective};
 use crate::process::Cmd;
 use crate::rig::{DEFAULT_HOSTS, ZONE};
 use crate::server::{hanko_binary, HankoOptions, HankoServer};
@@ -86,6 +87,9 @@ pub const CP_MANDATED_FINDINGS: [(&str, &str); 2] = [
     ),
 ];
 
+/// One remote perspective per RIR region: five, the BR 3.2.2.9 minimum from 2026-12-15.
+pub const RIRS: [&str; 5] = ["ARIN", "RIPE", "APNIC", "LACNIC", "AFRINIC"];
+
 /// A signed zone whose SOA hanko's start-up DNSSEC probe asks (`validation.dnssec_probe_name`).
 pub const DNSSEC_PROBE: &str = "dnssec-probe.hanko-ci.com";
 
@@ -95,6 +99,13 @@ pub struct FullCa {
     /// with the probe zone's anchor; the test zone is unsigned, so its answers are insecure.
     pub unbound: Unbound,
     pub bind: Bind9,
+    /// The dated number of remote perspectives (BR 3.2.2.9; publicly-trusted profiles refuse
+    /// to start and to issue with fewer), one per RIR, each resolving through `unbound`.
+    pub perspectives: Vec<Perspective>,
+    mpic: MpicPki,
+    /// http-01 and tls-alpn-01 ports, fixed for the CA's life: hanko and every perspective
+    /// connect to the same ones, across restarts too.
+    validation_ports: (u16, u16),
     _probe: SignedZone,
     pub logs: Vec<TestCtLog>,
     pub root_pem: PathBuf,
@@ -134,10 +145,23 @@ impl FullCa {
             .await
             .context("starting Unbound")?;
         let (listener_ca_pem, listener_chain, listener_key) = listener_certificate(work.path())?;
+        let mpic = MpicPki::create(&work.path().join("mpic"))?;
+        let validation_ports = (crate::free_tcp_port()?, crate::free_tcp_port()?);
+        let mut perspectives = Vec::new();
+        for (i, rir) in RIRS.iter().enumerate() {
+            let id = format!("p{}-{}", i + 1, rir.to_ascii_lowercase());
+            let resolver = unbound.addr();
+            let ports = Some(validation_ports);
+            perspectives
+                .push(Perspective::start_with_ports(&mpic, &id, rir, resolver, ports).await?);
+        }
         let mut ca = FullCa {
             hsm,
             unbound,
             bind,
+            perspectives,
+            mpic,
+            validation_ports,
             _probe: probe,
             logs: started,
             root_pem: work.path().join("root.pem"),
@@ -223,6 +247,17 @@ impl FullCa {
         Ok(())
     }
 
+    /// `[validation.remote]` naming every running perspective.
+    fn remote_env(&self) -> String {
+        let list: Vec<(&str, &str, std::net::SocketAddr)> = self
+            .perspectives
+            .iter()
+            .zip(RIRS)
+            .map(|(p, rir)| (p.id.as_str(), rir, p.addr))
+            .collect();
+        self.mpic.remote_env(&list, 10)
+    }
+
     /// The data directory's parent: pass to `HankoOptions::work_dir` to keep the database.
     pub fn work_dir(&self) -> PathBuf {
         self.work.path().join("hanko")
@@ -295,6 +330,7 @@ impl FullCa {
                 "HANKO_VALIDATION__DNSSEC_PROBE_NAME",
                 DNSSEC_PROBE.to_string(),
             ),
+            ("HANKO_VALIDATION__REMOTE", self.remote_env()),
         ];
         env.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
         env
@@ -304,6 +340,8 @@ impl FullCa {
     pub fn options(&self, logs: &[LogSpec]) -> HankoOptions {
         HankoOptions {
             dns_resolvers: vec![self.unbound.addr()],
+            http01_port: Some(self.validation_ports.0),
+            tlsalpn01_port: Some(self.validation_ports.1),
             env: self.env(logs),
             trust_root: Some(self.listener_ca_pem.clone()),
             work_dir: Some(self.work_dir()),

@@ -123,14 +123,29 @@ impl Perspective {
         rir: &str,
         resolver: SocketAddr,
     ) -> Result<Perspective> {
+        Perspective::start_with_ports(pki, id, rir, resolver, None).await
+    }
+
+    /// As `start`, connecting for http-01 and tls-alpn-01 to `ports` (the primary's test
+    /// ports) instead of 80 and 443: every perspective must reach what the primary reaches.
+    pub async fn start_with_ports(
+        pki: &MpicPki,
+        id: &str,
+        rir: &str,
+        resolver: SocketAddr,
+        ports: Option<(u16, u16)>,
+    ) -> Result<Perspective> {
         pki.leaf(id, ExtendedKeyUsagePurpose::ServerAuth)?;
+        let ports = ports
+            .map(|(http, alpn)| format!("http01_port = {http}\ntlsalpn01_port = {alpn}\n"))
+            .unwrap_or_default();
         let port = crate::free_tcp_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let config = format!(
             "[perspective]\nlisten = \"{addr}\"\nid = \"{id}\"\nrir = \"{rir}\"\n\
              tls_cert = \"{}\"\ntls_key = \"{}\"\nclient_ca = \"{}\"\n\n\
              [validation]\ndns_resolvers = [\"{resolver}\"]\nallow_private_addresses = true\n\
-             timeout_seconds = 5\n\n[log]\nformat = \"json\"\nlevel = \"info,hanko=debug\"\n",
+             timeout_seconds = 5\n{ports}\n[log]\nformat = \"json\"\nlevel = \"info,hanko=debug\"\n",
             pki.path(&format!("{id}.pem")).display(),
             pki.path(&format!("{id}.key")).display(),
             pki.path("ca.pem").display(),

@@ -263,4 +263,6 @@ async fn start_up_refuses_expired_credentials_and_too_few_perspectives() {
         text.contains("publicly-trusted profile(s) dv: 0 remote perspectives configured"),
         "{text}"
     );
+    // Every missing piece at once, not only the first (DNSSEC is off here too).
+    assert!(text.contains("validation.dnssec = \"off\""), "{text}");
 }

@@ -190,6 +190,9 @@ async fn issue_every_profile(hierarchy: Hierarchy) {
             2,
             "{profile}: {text}"
         );
+        if *profile == "dv" {
+            auditor_sees_who_corroborated(&ca, &logs, &serial_of(&ca, &leaf).await, name).await;
+        }
         if *profile == "ov" {
             assert!(
                 text.contains("C = JP, ST = Tokyo, L = Chiyoda-ku, O = Hanko CI KK"),
@@ -270,6 +273,39 @@ async fn ecdsa_hierarchy_issues_dv_ov_shortlived_that_lint_clean() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rsa_hierarchy_issues_dv_ov_shortlived_that_lint_clean() {
     issue_every_profile(Hierarchy::Rsa).await;
+}
+
+/// BR 3.2.2.9: for a certificate, `hanko admin serial` shows which perspectives corroborated
+/// each name — the primary and the five remote ones (one per RIR), each with its result and
+/// its CAA decision.
+async fn auditor_sees_who_corroborated(ca: &FullCa, logs: &[LogSpec], serial: &str, name: &str) {
+    let record = serial_record(ca, logs, serial).await;
+    let validations = record["validations"].as_array().expect("validations");
+    assert_eq!(validations.len(), 1, "{record:#}");
+    assert_eq!(validations[0]["identifier"], name, "{record:#}");
+    let attempts = validations[0]["attempts"].as_array().expect("attempts");
+    let mut seen: Vec<(String, String)> = attempts
+        .iter()
+        .map(|a| {
+            assert_eq!(a["result"], "valid", "{a:#}");
+            assert_eq!(a["caa"], "permit", "{a:#}");
+            let rir = a["rir"].as_str().unwrap_or("-").to_string();
+            (
+                a["perspective"].as_str().expect("perspective").to_string(),
+                rir,
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = ca
+        .perspectives
+        .iter()
+        .zip(acme_tests::fullca::RIRS)
+        .map(|(p, rir)| (p.id.clone(), rir.to_string()))
+        .collect();
+    expected.push(("local".to_string(), "-".to_string()));
+    expected.sort();
+    assert_eq!(seen, expected, "{record:#}");
 }
 
 /// `hanko admin serial <hex>` as JSON.

@@ -5,6 +5,37 @@ use crate::config::Config;
 use crate::storage::queries as q;
 use serde_json::json;
 
+/// For each name of the serial's order, every validation attempt of its authorization: which
+/// perspective (and RIR) saw what, when, with what result — domain control and CAA, the
+/// finalize re-checks included (BR 3.2.2.9: an auditor can see who corroborated each name).
+async fn validations(
+    c: &impl sea_orm::ConnectionTrait,
+    order_id: &str,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for authz in q::authorizations_for_order(c, order_id).await? {
+        let mut attempts = Vec::new();
+        for chall in q::challenges_for_authz(c, &authz.id).await? {
+            for a in q::validation_attempts_for_challenge(c, &chall.id).await? {
+                let evidence: serde_json::Value =
+                    serde_json::from_str(&a.evidence).unwrap_or(serde_json::Value::Null);
+                attempts.push(json!({
+                    "challenge": chall.id, "method": evidence.get("method"),
+                    "perspective": a.perspective, "rir": evidence.get("rir"),
+                    "result": a.result, "at": a.created_at,
+                    "caa": evidence.get("caa").and_then(|c| c.get("decision")),
+                }));
+            }
+        }
+        out.push(json!({
+            "identifier": authz.identifier, "authorization": authz.id,
+            "status": authz.status, "caa_checked_at": authz.caa_checked_at,
+            "attempts": attempts,
+        }));
+    }
+    Ok(out)
+}
+
 /// What an operator needs to answer "what happened to this serial?" (and what the crash
 /// tests check): the serial's state, its precertificate and certificate, by SHA-256.
 pub(super) async fn show(config: &Config, serial: &str) -> anyhow::Result<()> {
@@ -19,6 +50,10 @@ pub(super) async fn show(config: &Config, serial: &str) -> anyhow::Result<()> {
     let cert = q::certificate(c, &serial).await?;
     let revoked = q::revoked_certificate(c, &serial).await?;
     let notices = q::revocation_notices_for_serial(c, &serial).await?;
+    let validations = match &record {
+        Some(r) => validations(c, &r.order_id).await?,
+        None => Vec::new(),
+    };
     storage.close().await;
     let Some(record) = record else {
         return Err(InputError(format!("serial {serial} is unknown to this CA")).into());
@@ -41,6 +76,7 @@ pub(super) async fn show(config: &Config, serial: &str) -> anyhow::Result<()> {
             "source": r.source, "recorded_at": r.recorded_at, "crl_shard": r.crl_shard})),
         "revocation_notices": notices.iter().map(|n| json!({"account": n.account_id,
             "reason": n.reason, "created_at": n.created_at})).collect::<Vec<_>>(),
+        "validations": validations,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -33,6 +33,10 @@ impl MakeRequestId for RandomRequestId {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
+    // Configuration-only gates first: an operator sees every missing piece before any HSM,
+    // database or resolver is touched.
+    crate::validation::check_publicly_trusted(&config, clock.now()).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
         format!(
             "creating data directory {}",
@@ -43,10 +47,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let storage = super::open(&config).await?;
     audit_key_activation(&storage, &setup).await?;
     let metrics = Arc::new(Metrics::new());
-    let clock: Arc<dyn crate::core::Clock> = Arc::new(SystemClock);
+    // The resolvers must prove they validate (AD=1 on the probe name) before any validation.
     crate::validation::check_start(&config, clock.now()).await?;
-    crate::validation::check_publicly_trusted_mpic(&config, clock.now())
-        .map_err(anyhow::Error::msg)?;
     let validator = Arc::new(
         Validator::new(&config.validation, clock.clone())
             .context("validation setup")?

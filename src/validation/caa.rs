@@ -170,7 +170,12 @@ pub(crate) async fn check(
                 CaaDecision::Permit(_) => Ok(()),
                 CaaDecision::Refuse(reason) => Err(ValidationFailure::new(
                     FailureKind::Caa,
-                    format!("CAA records for {host} forbid issuance: {reason}"),
+                    // The reason names the record and where it was found; name the
+                    // requested host too when the record sits at a parent (RFC 8659 3).
+                    match found.relevant_name.as_deref() {
+                        Some(at) if at != host => format!("{host}: {reason}"),
+                        _ => reason,
+                    },
                 )),
             };
             (result, evidence)

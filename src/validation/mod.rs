@@ -34,6 +34,30 @@ mod test_support;
 mod tests;
 
 pub use dnssec::{check_publicly_trusted_dnssec, check_start};
+
+/// Everything a publicly-trusted profile needs from validation on `now` (SC-085 DNSSEC, BR
+/// 3.2.2.9 remote perspectives), checked from the configuration alone so `hanko serve` and
+/// `hanko check-config` can say at once — and before any HSM or database is touched — every
+/// piece that is missing, not only the first.
+pub fn check_publicly_trusted(
+    config: &crate::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let mut missing = Vec::new();
+    if let Err(e) = check_publicly_trusted_dnssec(config, now) {
+        missing.push(e.to_string());
+    }
+    if let Err(e) = check_publicly_trusted_mpic(config, now) {
+        missing.push(e);
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "publicly-trusted validation is incomplete:\n  - {}",
+        missing.join("\n  - ")
+    ))
+}
 pub use perspective::{LocalPerspective, LOCAL_PERSPECTIVE_ID};
 pub use resolve::{reserved_address_reason, AUTHORIZED_PORTS};
 pub use validator::{check_mpic_for_issuance, check_publicly_trusted_mpic, Validator};

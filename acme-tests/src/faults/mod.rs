@@ -114,8 +114,10 @@ pub async fn run(args: &Args) -> Result<FaultRun> {
     // port) and validate against the same responder.
     opts.port = Some(free_tcp_port()?);
     opts.status_port = Some(free_tcp_port()?);
-    let http01 = free_tcp_port()?;
-    opts.http01_port = Some(http01);
+    // The CA's http-01 port is fixed for its life (its remote perspectives connect there too).
+    let http01 = opts
+        .http01_port
+        .context("FullCa options name the http-01 port")?;
     let mut rig = Rig {
         ca,
         specs,

@@ -272,6 +272,19 @@ pub async fn insert_validation_attempt<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Every attempt recorded for a challenge (one row per perspective asked, CAA re-checks
+/// included), oldest first: what an auditor reads to see who corroborated a name.
+pub async fn validation_attempts_for_challenge<C: ConnectionTrait>(
+    c: &C,
+    challenge_id: &str,
+) -> R<Vec<validation_attempt::Model>> {
+    Ok(validation_attempt::Entity::find()
+        .filter(validation_attempt::Column::ChallengeId.eq(challenge_id))
+        .order_by_asc(validation_attempt::Column::Id)
+        .all(c)
+        .await?)
+}
+
 // ---- serials and certificates -----------------------------------------------------------------
 
 pub async fn insert_serial<C: ConnectionTrait>(c: &C, m: serial::Model) -> R<()> {
