@@ -14,8 +14,10 @@
 #   full    `hanko serve`, keys in SoftHSM2 from `hanko ceremony`, pkilint before every
 #           signature, three local RFC 6962 test logs (bench_fullca: ceremony once per script
 #           run, logs served by that process for every round; the post-ceremony database is
-#           copied for each round).
-# One throwaway BIND9 resolves every name under hanko-ci.com to 127.0.0.1 for all of them.
+#           copied for each round), DNSSEC through bench_fullca's validating Unbound and five
+#           remote perspectives (MPIC) that bench_fullca also runs.
+# One throwaway BIND9 resolves every name under hanko-ci.com to 127.0.0.1 for all of them
+# (for `full`, bench_fullca's own BIND9 serves the same wildcard zone behind its Unbound).
 #
 # Figures (hanko-load --summary-json; /proc of the server):
 #   issuances/s   successful issuances / time from the start to the last successful one (the
@@ -34,7 +36,8 @@
 #                 the load generator shares the cores, so (cores x 1000) / (server + load
 #                 ms/iss) bounds the issuances/s any server can reach on this machine.
 #   RSS and CPU cover the server's process tree: the server, plus for `full` its pkilint
-#   worker (python); never hanko-load, BIND9 or the CT logs (outside services, as in production).
+#   worker (python); never hanko-load, BIND9, Unbound, the CT logs or the five remote
+#   perspectives of `full` (outside services, as in production; docs/MPIC.md has their cost).
 # The table gives the median over rounds of each figure, and Hanko/Pebble ratios.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -182,6 +185,8 @@ start_hanko() { # dev|full
     local port data=$RUN_DIR/data
     port=$(free_port) HTTP01_PORT=$(free_port)
     if [ "$1" = full ]; then
+        # Its five remote perspectives (BR 3.2.2.9) connect to bench_fullca's fixed port.
+        HTTP01_PORT=$(. "$DATA/fullca/fullca.env" && echo "$BENCH_FULLCA_HTTP01_PORT")
         # The ceremonies' database (audit events, CA records), fresh for this run.
         cp -a "$(. "$DATA/fullca/fullca.env" && echo "$BENCH_FULLCA_DATA")" "$data"
         BUNDLE=$(. "$DATA/fullca/fullca.env" && echo "$BENCH_FULLCA_TRUST")
@@ -193,6 +198,12 @@ start_hanko() { # dev|full
         # shellcheck disable=SC1091
         [ "$1" = full ] && . "$DATA/fullca/fullca.env"
         hanko_dev_env "$port" "$data" "$HTTP01_PORT" "$DNS_PORT"
+        if [ "$1" = full ]; then
+            # DNSSEC (SC-085): the validating Unbound in front of bench_fullca's BIND9, which
+            # serves the same wildcard zone; the perspectives resolve through it too.
+            export HANKO_VALIDATION__DNS_RESOLVERS="[\"$BENCH_FULLCA_RESOLVER\"]" \
+                HANKO_VALIDATION__TLSALPN01_PORT="$BENCH_FULLCA_TLSALPN01_PORT"
+        fi
         exec "$HANKO" serve
     ) >"$RUN_DIR/server.log" 2>&1 &
     SERVER_PID=$! HANKO_PID=$!

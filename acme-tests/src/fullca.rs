@@ -247,6 +247,11 @@ impl FullCa {
         Ok(())
     }
 
+    /// The http-01 and tls-alpn-01 ports hanko and every perspective connect to.
+    pub fn validation_ports(&self) -> (u16, u16) {
+        self.validation_ports
+    }
+
     /// `[validation.remote]` naming every running perspective.
     fn remote_env(&self) -> String {
         let list: Vec<(&str, &str, std::net::SocketAddr)> = self

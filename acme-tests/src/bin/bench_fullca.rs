@@ -1,6 +1,7 @@
 //! The full-pipeline CA for scripts/bench-peers.sh, prepared once per benchmark run: a
 //! SoftHSM2 token with keys from `hanko ceremony` (root P-384, issuing CA P-256), the pkilint
-//! settings, and three local RFC 6962 test logs of three operators (acme-tests/src/ctlog.rs),
+//! settings, three local RFC 6962 test logs of three operators (acme-tests/src/ctlog.rs),
+//! a validating Unbound (DNSSEC, SC-085) and five remote perspectives (BR 3.2.2.9),
 //! all exactly as `FullCa` sets them up for the suite and scripts/bench-pipeline.sh.
 //!
 //! It writes `<out>/fullca.env` — `export HANKO_…='…'` lines for `hanko serve`, plus
@@ -57,6 +58,13 @@ async fn main() -> Result<()> {
         "BENCH_FULLCA_TRUST={}",
         sh_quote(&trust.display().to_string())
     )?;
+    // hanko's resolver (the validating Unbound; the five perspectives resolve through it
+    // too) and the validation ports the perspectives connect to: the script must give
+    // hanko-load's http-01 responder that port.
+    let (http01, tlsalpn01) = ca.validation_ports();
+    writeln!(env, "BENCH_FULLCA_RESOLVER={}", ca.unbound.addr())?;
+    writeln!(env, "BENCH_FULLCA_HTTP01_PORT={http01}")?;
+    writeln!(env, "BENCH_FULLCA_TLSALPN01_PORT={tlsalpn01}")?;
     std::fs::create_dir_all(&out)?;
     let path = out.join("fullca.env");
     std::fs::write(&path, env).with_context(|| format!("writing {}", path.display()))?;
