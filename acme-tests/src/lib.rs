@@ -11,6 +11,7 @@
 
 pub mod acme_client;
 pub mod bind9;
+pub mod clients;
 pub mod ctlog;
 pub mod dns01;
 pub mod faults;

@@ -7,8 +7,9 @@
 //! One BIND9 and one hanko for the whole file; the cases run one after another because
 //! every client binds the one http-01 port the CA connects to.
 
+use acme_tests::clients::{Certbot, Lego};
 use acme_tests::OrFail;
-use acme_tests::{require_tool, Cmd, CmdOutput, HankoOptions, Rig, RigOptions, CONTACT_EMAIL};
+use acme_tests::{CmdOutput, HankoOptions, Rig, RigOptions};
 use anyhow::{ensure, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -82,30 +83,29 @@ async fn cases(rig: &Rig) -> Result<()> {
 
     // The done-criterion, with certbot: refused by `issue` for another CA with a `caa`
     // problem naming the record; issued for this CA's domain.
-    let certbot = Certbot::new(rig)?;
-    certbot
-        .issue(rig, "own")
+    let certbot = Certbot::new(rig, "certbot")?;
+    certbot_issue(&certbot, rig, "own")
         .await
         .context("certbot: CAA names this CA")?;
     refused(
-        certbot.try_issue(rig, "other").await?,
+        certbot_try_issue(&certbot, rig, "other").await?,
         &certbot.log(),
         "other-ca.example",
     )
     .context("certbot: CAA names another CA")?;
     refused(
-        certbot.try_issue(rig, "crit").await?,
+        certbot_try_issue(&certbot, rig, "crit").await?,
         &certbot.log(),
         "128 tbs",
     )
     .context("certbot: unknown critical tag")?;
 
     // lego: no CAA issues and registers the account whose URL `acctok` then names.
-    let lego = Lego::new(rig)?;
-    lego.issue(rig, &Rig::name("nocaa"))
+    let lego = Lego::new(rig, "lego")?;
+    lego_issue(&lego, rig, &Rig::name("nocaa"))
         .await
         .context("lego: no CAA")?;
-    let own_account = lego.account_uri()?;
+    let own_account = lego_account_uri(&lego)?;
     caa(
         rig,
         "acctok",
@@ -114,27 +114,27 @@ async fn cases(rig: &Rig) -> Result<()> {
         )],
     )
     .await?;
-    lego.issue(rig, &Rig::name("acctok"))
+    lego_issue(&lego, rig, &Rig::name("acctok"))
         .await
         .context("lego: accounturi of this account")?;
     refused(
-        lego.try_issue(rig, &Rig::name("acctother")).await?,
+        lego_try_issue(&lego, rig, &Rig::name("acctother")).await?,
         "",
         "accounturi",
     )
     .context("lego: accounturi of another account")?;
     refused(
-        lego.try_issue(rig, &Rig::name("methods")).await?,
+        lego_try_issue(&lego, rig, &Rig::name("methods")).await?,
         "",
         "validationmethods",
     )
     .context("lego: validationmethods without http-01")?;
     // The relevant RRset is the parent's when the name has none (RFC 8659 3).
-    lego.issue(rig, &Rig::name("www.parent-ok"))
+    lego_issue(&lego, rig, &Rig::name("www.parent-ok"))
         .await
         .context("lego: CAA at a parent")?;
     refused(
-        lego.try_issue(rig, &Rig::name("www.parent-no")).await?,
+        lego_try_issue(&lego, rig, &Rig::name("www.parent-no")).await?,
         "",
         "other-ca.example",
     )
@@ -176,122 +176,58 @@ fn refused(out: CmdOutput, log: &str, needle: &str) -> Result<()> {
     Ok(())
 }
 
-struct Certbot {
-    bin: PathBuf,
-    dir: PathBuf,
-    directory_url: String,
-    root_pem: PathBuf,
+/// `certbot certonly` for `host` with the standalone http-01 server on the rig's port.
+async fn certbot_try_issue(certbot: &Certbot, rig: &Rig, host: &str) -> Result<CmdOutput> {
+    let port = rig.server.http01_port().to_string();
+    certbot
+        .cmd("certonly")
+        .args(["--standalone", "--preferred-challenges", "http"])
+        .args(["--http-01-port", &port, "--http-01-address", "127.0.0.1"])
+        .args(["--cert-name", host, "-d", &Rig::name(host)])
+        .run()
+        .await
 }
 
-impl Certbot {
-    fn new(rig: &Rig) -> Result<Self> {
-        let dir = rig.client_dir("certbot")?;
-        // An empty config file, so a cli.ini on the machine cannot change the run.
-        std::fs::write(dir.join("cli.ini"), "").context("writing empty cli.ini")?;
-        Ok(Certbot {
-            bin: require_tool("certbot")?,
-            dir,
-            directory_url: rig.directory_url(),
-            root_pem: rig.root_pem(),
-        })
-    }
-
-    async fn try_issue(&self, rig: &Rig, host: &str) -> Result<CmdOutput> {
-        let d = &self.dir;
-        let port = rig.server.http01_port().to_string();
-        Cmd::new(&self.bin)
-            .arg("certonly")
-            .arg("--config")
-            .arg(d.join("cli.ini"))
-            .args(["--server", &self.directory_url])
-            .args(["--non-interactive", "--agree-tos", "--no-eff-email"])
-            .args(["-m", CONTACT_EMAIL])
-            .arg("--config-dir")
-            .arg(d.join("config"))
-            .arg("--work-dir")
-            .arg(d.join("work"))
-            .arg("--logs-dir")
-            .arg(d.join("logs"))
-            .args(["--standalone", "--preferred-challenges", "http"])
-            .args(["--http-01-port", &port, "--http-01-address", "127.0.0.1"])
-            .args(["--cert-name", host, "-d", &Rig::name(host)])
-            .env("REQUESTS_CA_BUNDLE", &self.root_pem)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .run()
-            .await
-    }
-
-    async fn issue(&self, rig: &Rig, host: &str) -> Result<()> {
-        self.try_issue(rig, host).await?.ok()?;
-        let cert = self.dir.join("config/live").join(host).join("cert.pem");
-        ensure!(
-            cert.exists(),
-            "certbot saved no certificate at {}",
-            cert.display()
-        );
-        Ok(())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("logs/letsencrypt.log")).unwrap_or_default()
-    }
+async fn certbot_issue(certbot: &Certbot, rig: &Rig, host: &str) -> Result<()> {
+    certbot_try_issue(certbot, rig, host).await?.ok()?;
+    let cert = certbot.live(host).join("cert.pem");
+    ensure!(
+        cert.exists(),
+        "certbot saved no certificate at {}",
+        cert.display()
+    );
+    Ok(())
 }
 
-struct Lego {
-    bin: PathBuf,
-    dir: PathBuf,
-    directory_url: String,
-    root_pem: PathBuf,
+/// `lego run` for `name` with its http-01 server on the rig's port.
+async fn lego_try_issue(lego: &Lego, rig: &Rig, name: &str) -> Result<CmdOutput> {
+    let listen = format!("127.0.0.1:{}", rig.server.http01_port());
+    lego.cmd(&[name])
+        .args(["--http", "--http.port", &listen, "run"])
+        .run()
+        .await
 }
 
-impl Lego {
-    fn new(rig: &Rig) -> Result<Self> {
-        Ok(Lego {
-            bin: require_tool("lego")?,
-            dir: rig.client_dir("lego")?,
-            directory_url: rig.directory_url(),
-            root_pem: rig.root_pem(),
-        })
-    }
+async fn lego_issue(lego: &Lego, rig: &Rig, name: &str) -> Result<()> {
+    lego_try_issue(lego, rig, name).await?.ok()?;
+    let cert = lego.dir.join("certificates").join(format!("{name}.crt"));
+    ensure!(
+        cert.exists(),
+        "lego saved no certificate at {}",
+        cert.display()
+    );
+    Ok(())
+}
 
-    async fn try_issue(&self, rig: &Rig, name: &str) -> Result<CmdOutput> {
-        let listen = format!("127.0.0.1:{}", rig.server.http01_port());
-        Cmd::new(&self.bin)
-            .args(["--server", &self.directory_url])
-            .args(["--accept-tos", "--email", CONTACT_EMAIL])
-            .arg("--path")
-            .arg(&self.dir)
-            .args(["--domains", name])
-            .args(["--http", "--http.port", &listen, "run"])
-            .env("LEGO_CA_CERTIFICATES", &self.root_pem)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .run()
-            .await
-    }
-
-    async fn issue(&self, rig: &Rig, name: &str) -> Result<()> {
-        self.try_issue(rig, name).await?.ok()?;
-        let cert = self.dir.join("certificates").join(format!("{name}.crt"));
-        ensure!(
-            cert.exists(),
-            "lego saved no certificate at {}",
-            cert.display()
-        );
-        Ok(())
-    }
-
-    /// The account URL lego registered (`accounts/<server>/<email>/account.json`).
-    fn account_uri(&self) -> Result<String> {
-        let file = find_file(&self.dir.join("accounts"), "account.json")?
-            .context("lego wrote no account.json")?;
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
-        json["registration"]["uri"]
-            .as_str()
-            .map(str::to_string)
-            .with_context(|| format!("no registration.uri in {}", file.display()))
-    }
+/// The account URL lego registered (`accounts/<server>/<email>/account.json`).
+fn lego_account_uri(lego: &Lego) -> Result<String> {
+    let file = find_file(&lego.dir.join("accounts"), "account.json")?
+        .context("lego wrote no account.json")?;
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+    json["registration"]["uri"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no registration.uri in {}", file.display()))
 }
 
 fn find_file(dir: &Path, name: &str) -> Result<Option<PathBuf>> {

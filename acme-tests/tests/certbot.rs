@@ -2,92 +2,31 @@
 //! RFC 2136 updates into the rig's BIND9, and revocation. Every issued chain is checked
 //! with `openssl verify` against the development root.
 
+use acme_tests::clients::Certbot;
 use acme_tests::pki::openssl_verify_files;
-use acme_tests::process::tail_lines;
 use acme_tests::OrFail;
-use acme_tests::{
-    openssl_verify_chain, require_tool, Cmd, CmdOutput, Rig, RigOptions, CONTACT_EMAIL,
-};
+use acme_tests::{openssl_verify_chain, Rig, RigOptions};
 use anyhow::{ensure, Context, Result};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One certbot installation state (config, work and logs directories) pointed at a rig.
-struct Certbot {
-    bin: PathBuf,
-    dir: PathBuf,
-    directory_url: String,
-    root_pem: PathBuf,
-}
-
-impl Certbot {
-    fn new(rig: &Rig, name: &str) -> Result<Self> {
-        let dir = rig.client_dir(name)?;
-        // An empty config file, so a cli.ini on the machine cannot change the run.
-        std::fs::write(dir.join("cli.ini"), "").context("writing empty cli.ini")?;
-        Ok(Certbot {
-            bin: require_tool("certbot")?,
-            dir,
-            directory_url: rig.directory_url(),
-            root_pem: rig.root_pem(),
-        })
-    }
-
-    /// `certbot <subcommand>` with everything that keeps it local, non-interactive and
-    /// inside our directories.
-    fn cmd(&self, subcommand: &str) -> Cmd {
-        let d = &self.dir;
-        Cmd::new(&self.bin)
-            .arg(subcommand)
-            .arg("--config")
-            .arg(d.join("cli.ini"))
-            .args(["--server", &self.directory_url])
-            .args(["--non-interactive", "--agree-tos", "--no-eff-email"])
-            .args(["-m", CONTACT_EMAIL])
-            .arg("--config-dir")
-            .arg(d.join("config"))
-            .arg("--work-dir")
-            .arg(d.join("work"))
-            .arg("--logs-dir")
-            .arg(d.join("logs"))
-            // requests (certbot's HTTP library) trusts exactly this bundle.
-            .env("REQUESTS_CA_BUNDLE", &self.root_pem)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-    }
-
-    /// Run and require success; on failure attach the tail of certbot's own log, which has
-    /// the Python traceback and the ACME responses.
-    async fn run(&self, cmd: Cmd, what: &str) -> Result<CmdOutput> {
-        cmd.run_ok().await.with_context(|| {
-            format!(
-                "{what}\n--- certbot log (last 40 lines) ---\n{}",
-                tail_lines(&self.log(), 40)
-            )
-        })
-    }
-
-    fn live(&self, cert_name: &str) -> PathBuf {
-        self.dir.join("config").join("live").join(cert_name)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("logs").join("letsencrypt.log")).unwrap_or_default()
-    }
-
-    /// Check the lineage certbot saved: fullchain as served, and cert + chain files.
-    async fn verify_lineage(&self, cert_name: &str, names: &[&str], work: &Path) -> Result<()> {
-        let live = self.live(cert_name);
-        let fullchain = std::fs::read_to_string(live.join("fullchain.pem"))
-            .with_context(|| format!("reading {}/fullchain.pem", live.display()))?;
-        openssl_verify_chain(&self.root_pem, &fullchain, names, work, cert_name).await?;
-        openssl_verify_files(
-            &self.root_pem,
-            &live.join("chain.pem"),
-            &live.join("cert.pem"),
-        )
-        .await
-    }
+/// Check the lineage certbot saved: fullchain as served, and cert + chain files.
+async fn verify_lineage(
+    certbot: &Certbot,
+    cert_name: &str,
+    names: &[&str],
+    work: &Path,
+) -> Result<()> {
+    let live = certbot.live(cert_name);
+    let fullchain = std::fs::read_to_string(live.join("fullchain.pem"))
+        .with_context(|| format!("reading {}/fullchain.pem", live.display()))?;
+    openssl_verify_chain(&certbot.root_pem, &fullchain, names, work, cert_name).await?;
+    openssl_verify_files(
+        &certbot.root_pem,
+        &live.join("chain.pem"),
+        &live.join("cert.pem"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -114,9 +53,7 @@ async fn http01_then_revoke(rig: &Rig) -> Result<()> {
         cmd = cmd.args(["-d", name]);
     }
     certbot.run(cmd, "certbot certonly --standalone").await?;
-    certbot
-        .verify_lineage("http01", &names, rig.scratch_dir())
-        .await?;
+    verify_lineage(&certbot, "http01", &names, rig.scratch_dir()).await?;
 
     let cert_path = certbot.live("http01").join("cert.pem");
     certbot
@@ -189,9 +126,7 @@ async fn dns01_rfc2136(rig: &Rig) -> Result<()> {
         .args(["--cert-name", "dns01"])
         .args(["-d", &base, "-d", &other]);
     certbot.run(cmd, "certbot certonly --dns-rfc2136").await?;
-    certbot
-        .verify_lineage("dns01", &names, rig.scratch_dir())
-        .await?;
+    verify_lineage(&certbot, "dns01", &names, rig.scratch_dir()).await?;
 
     // The records really went through RFC 2136 into our BIND (and were cleaned up).
     let log = rig.bind.log_tail(2000);

@@ -2,54 +2,10 @@
 //! the RFC 2136 provider into the rig's BIND9, plus revocation. Chains are checked with
 //! `openssl verify` against the development root.
 
+use acme_tests::clients::Lego;
 use acme_tests::OrFail;
-use acme_tests::{openssl_verify_chain, require_tool, Cmd, Rig, RigOptions, CONTACT_EMAIL};
+use acme_tests::{openssl_verify_chain, Rig, RigOptions};
 use anyhow::{ensure, Context, Result};
-use std::path::PathBuf;
-
-/// One lego state directory (`--path`) pointed at a rig.
-struct Lego {
-    bin: PathBuf,
-    dir: PathBuf,
-    directory_url: String,
-    root_pem: PathBuf,
-}
-
-impl Lego {
-    fn new(rig: &Rig, name: &str) -> Result<Self> {
-        Ok(Lego {
-            bin: require_tool("lego")?,
-            dir: rig.client_dir(name)?,
-            directory_url: rig.directory_url(),
-            root_pem: rig.root_pem(),
-        })
-    }
-
-    /// `lego <global flags> -d name… ` + the caller's challenge flags and action.
-    fn cmd(&self, names: &[&str]) -> Cmd {
-        let mut cmd = Cmd::new(&self.bin)
-            .args(["--server", &self.directory_url])
-            .args(["--accept-tos", "--email", CONTACT_EMAIL])
-            .arg("--path")
-            .arg(&self.dir)
-            // Go's HTTP client trusts exactly these roots.
-            .env("LEGO_CA_CERTIFICATES", &self.root_pem)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost");
-        for name in names {
-            cmd = cmd.args(["--domains", name]);
-        }
-        cmd
-    }
-
-    /// The bundle lego stored for `first_name` (leaf + issuer, as served).
-    fn bundle(&self, first_name: &str) -> Result<String> {
-        // lego writes `*.x` as `_.x`.
-        let file = first_name.replace('*', "_");
-        let path = self.dir.join("certificates").join(format!("{file}.crt"));
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-    }
-}
 
 #[tokio::test]
 async fn lego_http01_then_revoke() {
