@@ -121,6 +121,49 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock tests set and move by hand (DESIGN invariant 5).
+#[cfg(test)]
+pub(crate) struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+#[cfg(test)]
+impl ManualClock {
+    pub fn at(now: chrono::DateTime<chrono::Utc>) -> ManualClock {
+        ManualClock(std::sync::Mutex::new(now))
+    }
+
+    pub fn set(&self, now: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().expect("test clock") = now;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("test clock") += by;
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("test clock")
+    }
+}
+
+/// A fixed UTC instant for tests of dated rules.
+#[cfg(test)]
+pub(crate) fn utc(
+    y: i32,
+    m: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(y, m, d, h, mi, s)
+        .single()
+        .expect("valid test date")
+}
+
 /// A random identifier for URLs and rows: 128 bits from the CSPRNG, base64url.
 pub fn random_id() -> String {
     random_b64(16)

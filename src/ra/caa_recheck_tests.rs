@@ -5,7 +5,7 @@
 use super::caa_recheck::caa_recheck_due;
 use super::{Ra, RaError};
 use crate::config::Config;
-use crate::core::{Clock, FailureKind, ValidationFailure};
+use crate::core::{Clock, FailureKind, ManualClock, ValidationFailure};
 use crate::issuance::CertificateAuthority;
 use crate::metrics::Metrics;
 use crate::storage::entities::validation_attempt;
@@ -16,18 +16,6 @@ use crate::validation::{Outcome, Perspective, ValidationRequest, Validator};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sea_orm::EntityTrait;
 use std::sync::{Arc, Mutex};
-
-struct TestClock(Mutex<DateTime<Utc>>);
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
 
 /// Records every request; refuses with a CAA reason when `refuse` is set.
 #[derive(Default)]
@@ -60,7 +48,7 @@ impl Perspective for FakeCaa {
 
 struct Rig {
     ra: Arc<Ra>,
-    clock: Arc<TestClock>,
+    clock: Arc<ManualClock>,
     caa: Arc<FakeCaa>,
     config: Arc<Config>,
     _dir: tempfile::TempDir,
@@ -81,7 +69,7 @@ async fn rig(caa_checked_at: Option<Duration>) -> Rig {
     config.acme.caa_identities = vec!["ca.example".to_string()];
     let config = Arc::new(config);
     let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(now)));
+    let clock = Arc::new(ManualClock::at(now));
     let caa = Arc::new(FakeCaa::default());
     let issuer = crate::issuance::devca::load_or_create(dir.path())
         .unwrap()

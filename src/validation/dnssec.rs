@@ -108,7 +108,7 @@ mod tests {
     use super::{check_publicly_trusted_dnssec, check_start};
     use crate::config::{Config, DnssecMode, ProfileConfig};
     use crate::validation::test_support::{dns_server, Zone};
-    use chrono::{TimeZone, Utc};
+    use chrono::Utc;
 
     #[tokio::test]
     async fn probe_needs_ad_from_every_resolver() {
@@ -150,14 +150,8 @@ mod tests {
 
     #[test]
     fn publicly_trusted_profile_needs_dnssec_once_required() {
-        let after = Utc
-            .with_ymd_and_hms(2026, 3, 15, 0, 0, 0)
-            .single()
-            .expect("date");
-        let before = Utc
-            .with_ymd_and_hms(2026, 3, 14, 23, 59, 59)
-            .single()
-            .expect("date");
+        let after = crate::core::utc(2026, 3, 15, 0, 0, 0);
+        let before = crate::core::utc(2026, 3, 14, 23, 59, 59);
         let err = check_publicly_trusted_dnssec(&config(true, DnssecMode::Off), after)
             .expect_err("refused");
         assert!(err.to_string().contains("validation.dnssec"), "{err}");

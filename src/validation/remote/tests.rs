@@ -4,14 +4,14 @@
 
 use super::*;
 use crate::config::{PerspectiveRoleConfig, RemoteConfig, RemotePerspectiveConfig};
-use crate::core::{Clock, FailureKind, Identifier, ValidationFailure};
+use crate::core::{FailureKind, Identifier, ManualClock, ValidationFailure};
 use crate::validation::{
     check_mpic_for_issuance, Outcome, Perspective, SetupError, ValidationRequest, Validator,
 };
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::Utc;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A stand-in perspective answering a fixed result.
@@ -45,14 +45,6 @@ fn fixed(id: &str, ok: bool) -> Arc<dyn Perspective> {
             ))
         },
     })
-}
-
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
-    }
 }
 
 fn request() -> ValidationRequest {
@@ -108,18 +100,12 @@ async fn a_failing_primary_keeps_its_own_problem() {
 
 #[tokio::test]
 async fn the_dated_minimum_switches_from_4_to_5_at_the_instant() {
-    let before = Utc
-        .with_ymd_and_hms(2026, 12, 14, 23, 59, 59)
-        .single()
-        .expect("date");
-    let after = Utc
-        .with_ymd_and_hms(2026, 12, 15, 0, 0, 0)
-        .single()
-        .expect("date");
-    let clock = Arc::new(TestClock(Mutex::new(before)));
+    let before = crate::core::utc(2026, 12, 14, 23, 59, 59);
+    let after = crate::core::utc(2026, 12, 15, 0, 0, 0);
+    let clock = Arc::new(ManualClock::at(before));
     let v = validator(4, &[]).enforce_dated_minimum(true, clock.clone());
     assert!(v.validate(&request()).await.result.is_ok());
-    *clock.0.lock().expect("clock") = after;
+    clock.set(after);
     let failure = v
         .validate(&request())
         .await
@@ -317,10 +303,7 @@ fn expired_or_missing_credentials_name_the_key_and_file() {
 
 #[test]
 fn start_gate_names_the_profiles_and_allows_private_ones() {
-    let now = Utc
-        .with_ymd_and_hms(2026, 12, 15, 0, 0, 0)
-        .single()
-        .expect("date");
+    let now = crate::core::utc(2026, 12, 15, 0, 0, 0);
     let mut config = crate::config::Config::default();
     assert!(crate::validation::check_publicly_trusted_mpic(&config, now).is_ok());
     if let Some(dv) = config.ca.profiles.get_mut("dv") {
