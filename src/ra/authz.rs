@@ -238,6 +238,7 @@ impl Ra {
         now: chrono::DateTime<chrono::Utc>,
     ) -> RaResult<Vec<serde_json::Value>> {
         let mut perspectives = Vec::with_capacity(outcome.perspectives.len());
+        let mut rows = Vec::with_capacity(outcome.perspectives.len());
         for p in &outcome.perspectives {
             let result = if p.outcome.result.is_ok() {
                 "valid"
@@ -248,29 +249,27 @@ impl Ra {
             if let (Some(rir), Some(obj)) = (&p.rir, evidence.as_object_mut()) {
                 obj.insert("rir".to_string(), json!(rir));
             }
-            q::insert_validation_attempt(
-                txn,
-                validation_attempt::ActiveModel {
-                    challenge_id: Set(challenge_id.to_string()),
-                    perspective: Set(p.id.clone()),
-                    result: Set(result.to_string()),
-                    error: Set(p
-                        .outcome
-                        .result
-                        .as_ref()
-                        .err()
-                        .map(|e| json!(e).to_string())),
-                    evidence: Set(evidence.to_string()),
-                    created_at: Set(now),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            rows.push(validation_attempt::ActiveModel {
+                challenge_id: Set(challenge_id.to_string()),
+                perspective: Set(p.id.clone()),
+                result: Set(result.to_string()),
+                error: Set(p
+                    .outcome
+                    .result
+                    .as_ref()
+                    .err()
+                    .map(|e| json!(e).to_string())),
+                evidence: Set(evidence.to_string()),
+                created_at: Set(now),
+                ..Default::default()
+            });
             perspectives.push(json!({
                 "id": p.id, "rir": p.rir, "remote": p.remote, "result": result,
                 "error": p.outcome.result.as_ref().err(), "evidence": evidence,
             }));
         }
+        // One statement for all of them: this runs in the writer's transaction per validation.
+        q::insert_validation_attempts(txn, rows).await?;
         Ok(perspectives)
     }
 

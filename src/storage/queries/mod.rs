@@ -262,11 +262,15 @@ pub async fn challenges_with_status<C: ConnectionTrait>(
         .await?)
 }
 
-pub async fn insert_validation_attempt<C: ConnectionTrait>(
+/// Every perspective's attempt of one validation, in one multi-row INSERT.
+pub async fn insert_validation_attempts<C: ConnectionTrait>(
     c: &C,
-    m: validation_attempt::ActiveModel,
+    rows: Vec<validation_attempt::ActiveModel>,
 ) -> R<()> {
-    validation_attempt::Entity::insert(m)
+    if rows.is_empty() {
+        return Ok(());
+    }
+    validation_attempt::Entity::insert_many(rows)
         .exec_without_returning(c)
         .await?;
     Ok(())
